@@ -1,0 +1,1 @@
+"""Panjereh: the national single sign-on for government services (an OpenID Connect provider)."""

@@ -1,0 +1,79 @@
+"""create_app(): the one composition root."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, g, request, session
+from flask_babel import Babel
+from flask_wtf.csrf import CSRFProtect
+
+from .config import INSTANCE_DIR, Settings, load_secret_key
+from .db import db, migrate
+from .services import Services
+from .web_session import ServerSessionInterface
+
+LOCALES = ("fa", "en")
+MIGRATIONS = str(Path(__file__).resolve().parent.parent / "migrations")
+
+babel = Babel()
+csrf = CSRFProtect()
+log = logging.getLogger(__name__)
+
+
+def select_locale() -> str:
+    """The interaction's ui_locales, else the citizen's choice, else the default (Persian)."""
+    chosen = getattr(g, "ui_locale", None) or session.get("lang")
+    if chosen in LOCALES:
+        return chosen
+    return g.get("default_locale", "fa")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR.resolve()))
+    app.config.update(
+        SECRET_KEY=load_secret_key(settings),
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.database_url),
+        SESSION_COOKIE_NAME="panjereh_session",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server-side session
+        BABEL_DEFAULT_LOCALE=settings.default_locale,
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+        TESTING=settings.testing,
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS)
+    babel.init_app(app, locale_selector=select_locale)
+    csrf.init_app(app)
+
+    services = Services.build(settings)
+    app.extensions["panjereh"] = services
+    app.session_interface = ServerSessionInterface(
+        services.store, app.config["SESSION_COOKIE_NAME"], settings.session_absolute_timeout)
+
+    from .oauth import create_server
+    from .oauth.userinfo import UserInfoEndpoint
+
+    with app.app_context():
+        services.server = create_server(app, settings, services.keys)
+        services.server.register_endpoint(UserInfoEndpoint(services.server, services.registry))
+
+    from .views import register_views
+
+    register_views(app)
+    if not settings.rate_limits:
+        log.warning("IDP_RATE_LIMITS=off: abuse rate limits are disabled (per-challenge limits still apply)")
+    return app
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        # several workers share one file: wait for the writer instead of failing
+        return {"connect_args": {"timeout": 30}}
+    return {"pool_pre_ping": True}

@@ -1,0 +1,1 @@
+"""Proving who a citizen is: identification, one-time codes, sign-in sessions."""

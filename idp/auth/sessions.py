@@ -1,0 +1,45 @@
+"""Single sign-on sessions: started at sign-in, ended by logout or by their lifetimes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from ..db import db, utcnow
+from ..models import Account, LoginSession
+from ..security import random_token
+
+
+class SessionService:
+    def __init__(self, idle_timeout: int, absolute_timeout: int):
+        self.idle = timedelta(seconds=idle_timeout)
+        self.absolute = timedelta(seconds=absolute_timeout)
+
+    def start(self, account: Account, acr: str, amr, ip=None, user_agent=None) -> LoginSession:
+        now = utcnow()
+        login = LoginSession(sid=random_token(24), account=account, auth_time=now, acr=acr, amr=list(amr),
+                             created_at=now, last_seen_at=now, expires_at=now + self.absolute,
+                             ip=ip, user_agent=(user_agent or "")[:300] or None)
+        db.session.add(login)
+        db.session.commit()
+        return login
+
+    def current(self, sid: str | None) -> LoginSession | None:
+        """The live session with this id; touches it (idle timeout) at most once a minute."""
+        if not sid:
+            return None
+        login = db.session.get(LoginSession, sid)
+        now = utcnow()
+        if login is None or login.ended_at is not None:
+            return None
+        if login.expires_at <= now or login.last_seen_at + self.idle <= now:
+            self.end(login)
+            return None
+        if now - login.last_seen_at > timedelta(seconds=60):
+            login.last_seen_at = now
+            db.session.commit()
+        return login
+
+    def end(self, login: LoginSession) -> None:
+        if login.ended_at is None:
+            login.ended_at = utcnow()
+            db.session.commit()

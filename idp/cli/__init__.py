@@ -1,0 +1,20 @@
+"""The ``idp`` command group: one module per group of commands."""
+
+from __future__ import annotations
+
+import click
+
+from . import clients, demo, keys, registry, setup
+
+
+@click.group(help="Panjereh, the government single sign-on: operator commands.")
+def main():
+    pass
+
+
+main.add_command(setup.setup)
+main.add_command(setup.serve)
+main.add_command(demo.demo)
+main.add_command(registry.registry)
+main.add_command(clients.clients)
+main.add_command(keys.keys)

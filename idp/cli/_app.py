@@ -1,0 +1,15 @@
+"""Building the app for a command, with settings from the environment."""
+
+from __future__ import annotations
+
+import contextlib
+
+from ..app import create_app
+from ..config import Settings
+
+
+@contextlib.contextmanager
+def app_context(**overrides):
+    app = create_app(Settings.from_env(**overrides))
+    with app.app_context():
+        yield app

@@ -1,0 +1,36 @@
+"""``idp registry import FILE.csv``: load civil-registry records, streaming, upserting."""
+
+from __future__ import annotations
+
+import click
+
+from ..audit import Event, record
+from ..registry_import import import_csv
+from ._app import app_context
+
+
+@click.group(help="The embedded civil registry.")
+def registry():
+    pass
+
+
+@registry.command("import", help="Load records from a CSV file; re-import updates, never duplicates.")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--batch", default=2000, show_default=True, type=int)
+def import_(path, batch):
+    with app_context():
+        def progress(done):
+            click.echo(f"  {done:,} rows…", err=True)
+
+        try:
+            result = import_csv(path, batch=batch, progress=progress)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        record(Event.REGISTRY_IMPORTED, rows=result.imported, rejected=len(result.rejected))
+    for line, reason in result.rejected[:20]:
+        click.echo(f"line {line}: {reason}", err=True)
+    if len(result.rejected) > 20:
+        click.echo(f"… and {len(result.rejected) - 20} more rejected lines", err=True)
+    click.echo(f"Imported {result.imported:,} records ({len(result.rejected):,} rejected).")
+    if result.rejected and not result.imported:
+        raise SystemExit(1)

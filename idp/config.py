@@ -1,0 +1,152 @@
+"""Every setting of the provider, declared once: typed, defaulted, validated at start.
+
+Operators set them as ``IDP_*`` environment variables; tests pass overrides to
+``create_app(settings)``. Nothing else in the package reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+INSTANCE_DIR = Path(os.environ.get("IDP_INSTANCE_DIR", "instance"))
+
+
+class ConfigError(ValueError):
+    """A setting has a value the provider cannot run with."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "on", "true", "yes"}:
+        return True
+    if lowered in {"0", "off", "false", "no"}:
+        return False
+    raise ConfigError(f"not a boolean: {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    issuer: str = "http://127.0.0.1:5000"
+    database_url: str = ""
+    redis_url: str = ""
+    keys_dir: str = "keys"
+    secret_key: str = ""
+    sms_backend: str = "outbox"
+    sms_outbox: str = ""
+    sms_gateway_url: str = ""
+    sms_gateway_token: str = ""
+    sms_timeout: float = 5.0
+    sms_retries: int = 2
+    sms_echo: bool = False
+    registry_backend: str = "database"
+    ownership_backend: str = "registry"
+    rate_limits: bool = True
+    # one-time codes
+    otp_ttl: int = 120
+    otp_max_attempts: int = 5
+    otp_resend_after: int = 60
+    # the single sign-on session
+    session_idle_timeout: int = 30 * 60
+    session_absolute_timeout: int = 12 * 60 * 60
+    interaction_ttl: int = 15 * 60
+    # tokens
+    authorization_code_ttl: int = 60
+    access_token_ttl: int = 600
+    id_token_ttl: int = 600
+    default_locale: str = "fa"
+    testing: bool = False
+
+    # environment variable name -> field name; every variable is IDP_<FIELD>
+    @classmethod
+    def from_env(cls, environ=None, **overrides) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f"IDP_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(f, raw)
+        values.update(overrides)
+        return cls(**values).resolved()
+
+    def resolved(self) -> "Settings":
+        """Fill the defaults that depend on other values, then validate."""
+        changes = {}
+        if not self.database_url:
+            changes["database_url"] = f"sqlite:///{(INSTANCE_DIR / 'panjereh.sqlite').resolve()}"
+        if not self.sms_outbox:
+            changes["sms_outbox"] = str(INSTANCE_DIR / "sms-outbox.jsonl")
+        settings = dataclasses.replace(self, **changes)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        parts = urlsplit(self.issuer)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+            raise ConfigError("IDP_ISSUER must be an http(s) URL without query or fragment")
+        if parts.scheme == "http" and parts.hostname not in {"127.0.0.1", "localhost", "::1"}:
+            raise ConfigError("IDP_ISSUER must use https except on the loopback address")
+        if self.issuer.endswith("/"):
+            raise ConfigError("IDP_ISSUER must not end with '/'")
+        if self.sms_backend not in {"outbox", "http"}:
+            raise ConfigError("IDP_SMS_BACKEND must be 'outbox' or 'http'")
+        if self.sms_backend == "http" and not self.sms_gateway_url:
+            raise ConfigError("IDP_SMS_BACKEND=http needs IDP_SMS_GATEWAY_URL")
+        if self.default_locale not in {"fa", "en"}:
+            raise ConfigError("IDP_DEFAULT_LOCALE must be 'fa' or 'en'")
+        for name in ("otp_ttl", "otp_max_attempts", "session_idle_timeout",
+                     "session_absolute_timeout", "access_token_ttl", "id_token_ttl"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"IDP_{name.upper()} must be positive")
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.issuer.startswith("https://")
+
+    @property
+    def keys_path(self) -> Path:
+        return Path(self.keys_dir)
+
+
+def _convert(f: dataclasses.Field, raw: str):
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    try:
+        if kind == "bool":
+            return _bool(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"IDP_{f.name.upper()}: {exc}") from None
+    return raw
+
+
+def load_secret_key(settings: Settings) -> str:
+    """The server secret that keys every HMAC (codes, client secrets, cookies).
+
+    Taken from IDP_SECRET_KEY when set; otherwise generated once and kept in
+    ``instance/secret_key`` (mode 0600) so every worker and restart agrees.
+    """
+    if settings.secret_key:
+        return settings.secret_key
+    path = INSTANCE_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker wrote it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
+    return value
+
+
+__all__ = ["Settings", "ConfigError", "load_secret_key"]

@@ -1,0 +1,1 @@
+"""The login/consent interaction: what joins the protocol layer and authentication."""

@@ -1,0 +1,89 @@
+"""A citizen's login and consent as an explicit state machine.
+
+An interaction starts when /authorize needs the citizen, keeps the original
+request, and moves through named states. Every transition is guarded: a
+request for a step the interaction is not at is rejected, and a failure that
+ends the attempt clears what was learned about the citizen.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+from ..security import random_token
+
+IDENTIFY = "identify"  # waiting for national ID and mobile
+VERIFY = "verify"      # a challenge was issued; waiting for the code
+CONSENT = "consent"    # signed in; waiting for the citizen's decision
+DONE = "done"
+
+TRANSITIONS = {
+    IDENTIFY: {VERIFY, CONSENT, DONE},
+    VERIFY: {IDENTIFY, CONSENT, DONE},
+    CONSENT: {DONE, IDENTIFY},
+    DONE: set(),
+}
+
+
+class InteractionError(Exception):
+    """The interaction is unknown, expired, finished, or not at this step."""
+
+
+@dataclass
+class Interaction:
+    id: str
+    params: dict[str, list[str]]
+    client_id: str
+    state: str = IDENTIFY
+    created_at: float = field(default_factory=time.time)
+    reasons: list[str] = field(default_factory=list)
+    challenge_id: str | None = None
+    logged_in_at: float | None = None  # a login completed inside this interaction
+    consented_at: float | None = None  # the citizen allowed the request inside this interaction
+
+    @property
+    def param(self):
+        return {k: v[0] for k, v in self.params.items() if v}
+
+    def expect(self, *states: str) -> None:
+        if self.state not in states:
+            raise InteractionError(f"interaction is at {self.state}, not {'/'.join(states)}")
+
+    def move(self, state: str) -> None:
+        if state not in TRANSITIONS[self.state]:
+            raise InteractionError(f"cannot go from {self.state} to {state}")
+        if state == IDENTIFY:
+            self.challenge_id = None
+        self.state = state
+
+
+class Interactions:
+    """Interactions in the key-value store, bound to the browser that started them."""
+
+    def __init__(self, store, ttl: int):
+        self.store = store
+        self.ttl = ttl
+
+    def start(self, params, client_id, reasons) -> Interaction:
+        interaction = Interaction(random_token(24), params, client_id, reasons=list(reasons))
+        self.save(interaction)
+        return interaction
+
+    def get(self, interaction_id: str) -> Interaction:
+        data = self.store.get("interaction:" + interaction_id) if len(interaction_id) < 64 else None
+        if data is None:
+            raise InteractionError("unknown or expired interaction")
+        interaction = Interaction(**data)
+        if interaction.state == DONE:
+            raise InteractionError("interaction already finished")
+        return interaction
+
+    def save(self, interaction: Interaction) -> None:
+        remaining = int(interaction.created_at + self.ttl - time.time())
+        if remaining <= 0:
+            raise InteractionError("interaction expired")
+        self.store.put("interaction:" + interaction.id, asdict(interaction), remaining)
+
+    def finish(self, interaction: Interaction) -> None:
+        self.store.delete("interaction:" + interaction.id)

@@ -1,0 +1,14 @@
+"""SQLAlchemy models. Import them from here."""
+
+from .accounts import Account
+from .audit import AuditEvent
+from .clients import Agency, Client
+from .grants import AuthorizationCode, Consent, Token
+from .registry import Citizen
+from .sessions import LoginSession, SessionClient
+from .store import KVEntry
+
+__all__ = [
+    "Account", "Agency", "AuditEvent", "AuthorizationCode", "Citizen", "Client",
+    "Consent", "KVEntry", "LoginSession", "SessionClient", "Token",
+]

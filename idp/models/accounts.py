@@ -1,0 +1,27 @@
+"""A citizen's account at the provider: created at first sign-in.
+
+The account holds what is ours (the public subject identifier, roles, last
+sign-in); the person's data stays in the civil registry.
+"""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import UTCDateTime, db, utcnow
+
+
+class Account(db.Model):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    national_id: Mapped[str] = mapped_column(String(10), unique=True)
+    # never the national ID and never derived from it: a random, stable identifier
+    public_sub: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def get_user_id(self):
+        return self.public_sub

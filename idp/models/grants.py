@@ -1,0 +1,90 @@
+"""What a citizen granted: authorization codes, tokens and remembered consent."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import UTCDateTime, db, utcnow
+from .accounts import Account
+
+
+class AuthorizationCode(db.Model):
+    """Kept after use (``used_at``) so a replayed code can be recognised."""
+
+    __tablename__ = "authorization_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(Text)
+    code_challenge: Mapped[str | None] = mapped_column(String(128))
+    code_challenge_method: Mapped[str | None] = mapped_column(String(10))
+    sid: Mapped[str | None] = mapped_column(String(64))
+    auth_time: Mapped[int] = mapped_column()
+    acr: Mapped[str | None] = mapped_column(String(100))
+    amr: Mapped[list] = mapped_column(JSON, default=list)
+    claims_request: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account] = relationship(lazy="joined")
+
+    # --- Authlib's AuthorizationCodeMixin ---
+    def get_redirect_uri(self):
+        return self.redirect_uri
+
+    def get_scope(self):
+        return self.scope
+
+    def get_nonce(self):
+        return self.nonce
+
+    def get_auth_time(self):
+        return self.auth_time
+
+    def get_acr(self):
+        return self.acr
+
+    def get_amr(self):
+        return self.amr or None
+
+
+class Token(db.Model):
+    """One access token (a JWT, known here by its ``jti``) and its refresh token, if any."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    scope: Mapped[str] = mapped_column(Text)
+    sid: Mapped[str | None] = mapped_column(String(64), index=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    account: Mapped[Account | None] = relationship(lazy="joined")
+
+
+class Consent(db.Model):
+    """The scopes a citizen allowed a service to receive, remembered until they grow."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("account_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    def covers(self, scopes: set[str]) -> bool:
+        return scopes <= set(self.scope.split())

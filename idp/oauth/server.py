@@ -1,0 +1,145 @@
+"""The authorization server: Authlib's Flask server wired to our storage and keys."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timezone
+
+from authlib.common.urls import add_params_to_uri
+from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServer
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.requests import OAuth2Payload
+from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
+from authlib.oauth2.rfc9207 import IssuerParameter
+from sqlalchemy import select
+
+from ..db import db
+from ..models import Client, SessionClient, Token
+from .claims import EndUser, subject_for
+from .grants import AuthorizationCodeGrant, OpenIDCode, S256CodeChallenge
+
+
+class StoredPayload(OAuth2Payload):
+    """Authorization request parameters kept across the login interaction."""
+
+    def __init__(self, datalist: dict[str, list[str]]):
+        self._datalist = {k: list(v) for k, v in datalist.items()}
+        self._data = {k: v[0] for k, v in datalist.items() if v}
+
+    @property
+    def data(self):
+        return self._data
+
+    @property
+    def datalist(self):
+        return self._datalist
+
+
+class ParamsRequest(OAuth2Request):
+    def __init__(self, uri: str, datalist: dict[str, list[str]]):
+        super().__init__("GET", uri, headers={})
+        self.payload = StoredPayload(datalist)
+
+    @property
+    def args(self):
+        return self.payload.data
+
+    @property
+    def form(self):
+        return {}
+
+
+class AccessTokenGenerator(JWTBearerTokenGenerator):
+    """RFC 9068 access tokens (``typ: at+jwt``), ES256 by default."""
+
+    def __init__(self, server, ttl: int):
+        super().__init__(issuer=server.settings.issuer, alg="ES256",
+                         expires_generator=lambda client, grant_type: ttl)
+        self.server = server
+
+    def get_jwks(self):
+        return self.server.keys.signing_keyset(self.alg)
+
+    def get_extra_claims(self, client, grant_type, user, scope):
+        if isinstance(user, EndUser):
+            return {"sub": user.subject or subject_for(user.account, client)}
+        return {}
+
+    def get_auth_time(self, user):
+        return user.auth_time if isinstance(user, EndUser) else None
+
+    def get_acr(self, user):
+        return user.acr if isinstance(user, EndUser) else None
+
+    def get_amr(self, user):
+        return list(user.amr) if isinstance(user, EndUser) else None
+
+
+class Issuer(IssuerParameter):
+    def __init__(self, issuer: str):
+        self.issuer = issuer
+
+    def get_issuer(self):
+        return self.issuer
+
+
+def jwt_claims_unverified(token: str) -> dict:
+    """The payload of a JWT we just signed ourselves (no verification needed)."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+class AuthorizationServer(_FlaskServer):
+    def __init__(self, app, settings, keys):
+        self.settings = settings
+        self.keys = keys
+        super().__init__()
+        self.init_app(app, query_client=self._query_client_row, save_token=self._save_token)
+        self.register_token_generator("default", AccessTokenGenerator(self, settings.access_token_ttl))
+        self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode(self)])
+        self.register_extension(Issuer(settings.issuer))
+
+    def create_oauth2_request(self, request):
+        if isinstance(request, dict):  # parameters stored on an interaction
+            return ParamsRequest(self.settings.issuer + "/authorize", request)
+        return super().create_oauth2_request(request)
+
+    @staticmethod
+    def _query_client_row(client_id):
+        if not client_id or len(client_id) > 64:
+            return None
+        client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar_one_or_none()
+        return client if client is not None and client.is_active else None
+
+    def _save_token(self, token, request):
+        claims = jwt_claims_unverified(token["access_token"])
+        user = request.user if isinstance(request.user, EndUser) else None
+        code = request.authorization_code
+        db.session.add(Token(
+            jti=claims["jti"],
+            client_id=request.client.client_id,
+            account_id=user.account.id if user else None,
+            scope=token.get("scope", ""),
+            sid=user.sid if user else None,
+            code_hash=code.code_hash if code is not None else None,
+            issued_at=datetime.fromtimestamp(claims["iat"], timezone.utc),
+            expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc),
+        ))
+        if user and user.sid and db.session.get(SessionClient, (user.sid, request.client.client_id)) is None:
+            db.session.add(SessionClient(sid=user.sid, client_id=request.client.client_id))
+        db.session.commit()
+
+    def error_location(self, error: OAuth2Error) -> str:
+        """Where to send an authorization error: the verified redirect URI, with ``iss`` (RFC 9207)."""
+        _status, _body, headers = error()
+        return add_params_to_uri(dict(headers)["Location"], [("iss", self.settings.issuer)],
+                                 error.redirect_fragment)
+
+
+def create_server(app, settings, keys) -> AuthorizationServer:
+    return AuthorizationServer(app, settings, keys)
+
+
+__all__ = ["AuthorizationServer", "OAuth2Error", "create_server"]

@@ -1,0 +1,30 @@
+"""The UserInfo endpoint: the claims the token's scopes release, with the client's ``sub``."""
+
+from authlib.integrations.flask_oauth2 import ResourceProtector
+from authlib.oauth2.rfc6750 import InvalidTokenError
+from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
+
+from .claims import claims_for_scope, subject_for
+from .tokens import AccessTokenValidator
+
+
+class UserInfoEndpoint(_UserInfoEndpoint):
+    def __init__(self, server, registry):
+        protector = ResourceProtector()
+        protector.register_token_validator(AccessTokenValidator(server.keys, server.settings.issuer))
+        super().__init__(resource_protector=protector)
+        self.registry = registry
+        self._server = server
+
+    def __call__(self, request):
+        token = self.resource_protector.acquire_token("openid")
+        client = token.get_client()
+        account = token.get_user()
+        if client is None or account is None:
+            raise InvalidTokenError()
+        claims = claims_for_scope(self.registry.find(account.national_id), token.scope)
+        claims["sub"] = subject_for(account, client)
+        return 200, claims, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+
+    def get_issuer(self):
+        return self._server.settings.issuer

@@ -1,0 +1,37 @@
+"""Blueprints: short scripts that parse, call a service, record the event, respond."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from flask_babel import get_locale
+
+from ..audit import Origin
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+       "frame-ancestors 'none'; form-action 'self' http: https:; base-uri 'none'")
+
+
+def origin() -> Origin:
+    return Origin(ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+
+
+def register_views(app: Flask) -> None:
+    from . import errors, interaction, oauth, pages
+
+    for module in (oauth, interaction, pages, errors):
+        module.init_app(app)
+
+    @app.context_processor
+    def locale_globals():
+        locale = str(get_locale() or "fa")
+        return {"current_locale": locale, "text_direction": "rtl" if locale == "fa" else "ltr"}
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

@@ -1,0 +1,216 @@
+"""The citizen's steps: identify (national ID + mobile), verify (SMS code), consent."""
+
+from __future__ import annotations
+
+import time
+from functools import wraps
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, session, url_for
+from flask_babel import gettext as _
+
+from ..audit import Event, record
+from ..auth.citizens import account_for, identify
+from ..auth.otp import Outcome
+from ..db import db
+from ..forms import DecisionForm, IdentifyForm, OtpForm, ResendForm
+from ..interaction.flow import CONSENT, IDENTIFY, VERIFY, InteractionError
+from ..interaction.levels import AMR_SMS, LOA1
+from ..models import Client, Consent
+from ..oauth.claims import claims_listed
+from ..services import services
+from ..text import mask_mobile
+from ..web_session import rotate
+from . import origin
+from .errors import render_error
+from .oauth import authorize_flow, current_end_user, deny_flow
+
+bp = Blueprint("interaction", __name__, url_prefix="/interaction")
+
+
+def sms_text(code: str) -> str:
+    return _("Panjereh sign-in code: %(code)s\nDo not share this code with anyone.", code=code)
+
+
+def with_interaction(*states):
+    """Load the interaction named in the URL; it must belong to this browser and be at one of ``states``."""
+    def decorator(view):
+        @wraps(view)
+        def wrapped(iid, **kwargs):
+            if iid not in session.get("interactions", []):
+                return expired()
+            try:
+                interaction = services().interactions.get(iid)
+                interaction.expect(*states)
+            except InteractionError:
+                return expired()
+            g.ui_locale = _ui_locale(interaction)
+            client = db.session.execute(db.select(Client).filter_by(client_id=interaction.client_id)).scalar_one_or_none()
+            if client is None or not client.is_active:
+                return expired()
+            return view(interaction, client, **kwargs)
+        return wrapped
+    return decorator
+
+
+def _ui_locale(interaction):
+    if session.get("lang"):
+        return session["lang"]
+    for lang in interaction.param.get("ui_locales", "").split():
+        if lang in ("fa", "en"):
+            return lang
+    return None
+
+
+def expired():
+    return render_error(_("This sign-in has expired"),
+                        _("Go back to the service you were using and start signing in again."), 400)
+
+
+@bp.route("/<iid>/identify", methods=["GET", "POST"])
+@with_interaction(IDENTIFY)
+def identify_view(interaction, client):
+    form = IdentifyForm()
+    if not form.is_submitted():
+        hint = interaction.param.get("login_hint")
+        if hint:
+            form.national_id.data = hint
+    if form.validate_on_submit():
+        svc = services()
+        national_id, mobile = form.national_id.data, form.mobile.data
+        result = identify(svc.registry, svc.ownership, national_id, mobile)
+        challenge, delivered = svc.otp.issue(national_id, mobile, result.matched, sms_text)
+        event = Event.OTP_NOT_SENT if delivered is None else (Event.OTP_SENT if delivered else Event.OTP_SEND_FAILED)
+        record(event, "ok" if delivered else "fail", origin=origin(), national_id=national_id,
+               client_id=client.client_id)
+        interaction.challenge_id = challenge.id
+        interaction.move(VERIFY)
+        svc.interactions.save(interaction)
+        return redirect(url_for("interaction.verify", iid=interaction.id))
+    return render_template("login/identify.html", form=form, client=client, interaction=interaction,
+                           abort_form=DecisionForm())
+
+
+@bp.route("/<iid>/verify", methods=["GET", "POST"])
+@with_interaction(VERIFY)
+def verify(interaction, client):
+    svc = services()
+    challenge = svc.otp.get(interaction.challenge_id)
+    if challenge is None:
+        return restart(interaction, _("The code has expired. Please start again."))
+    form = OtpForm()
+    if form.validate_on_submit():
+        result = svc.otp.verify(challenge.id, form.otp.data)
+        if result.outcome is Outcome.OK:
+            return signed_in(interaction, client, challenge)
+        record(Event.OTP_FAILED, result.outcome.value, origin=origin(), national_id=challenge.national_id,
+               client_id=client.client_id)
+        if result.outcome is Outcome.WRONG:
+            form.otp.errors.append(_("That code is not right. Tries left: %(left)s", left=result.attempts_left))
+        elif result.outcome is Outcome.EXPIRED:
+            form.otp.errors.append(_("The code has expired. Ask for a new one."))
+        else:
+            record(Event.OTP_EXHAUSTED, "fail", origin=origin(), national_id=challenge.national_id,
+                   client_id=client.client_id)
+            return restart(interaction, _("Too many wrong codes. Please start again."))
+    return render_template("login/verify.html", form=form, client=client, interaction=interaction,
+                           masked_mobile=mask_mobile(challenge.mobile),
+                           resend_in=challenge.resend_in(svc.settings.otp_resend_after),
+                           resend_form=ResendForm(), ttl_minutes=max(1, svc.settings.otp_ttl // 60))
+
+
+@bp.post("/<iid>/resend")
+@with_interaction(VERIFY)
+def resend(interaction, client):
+    svc = services()
+    challenge = svc.otp.get(interaction.challenge_id)
+    if challenge is None:
+        return restart(interaction, _("The code has expired. Please start again."))
+    if not ResendForm().validate_on_submit():
+        abort(400)
+    wait = challenge.resend_in(svc.settings.otp_resend_after)
+    if wait:
+        flash(_("You can ask for a new code in %(seconds)s seconds.", seconds=wait), "error")
+    else:
+        _challenge, delivered = svc.otp.resend(challenge, sms_text)
+        if delivered is not None:
+            record(Event.OTP_SENT if delivered else Event.OTP_SEND_FAILED, "ok" if delivered else "fail",
+                   origin=origin(), national_id=challenge.national_id, client_id=client.client_id, resend=True)
+        flash(_("If this mobile number belongs to this national ID, a new code has been sent."), "info")
+    return redirect(url_for("interaction.verify", iid=interaction.id))
+
+
+def restart(interaction, message):
+    interaction.move(IDENTIFY)
+    services().interactions.save(interaction)
+    flash(message, "error")
+    return redirect(url_for("interaction.identify", iid=interaction.id))
+
+
+def signed_in(interaction, client, challenge):
+    svc = services()
+    account = account_for(challenge.national_id)
+    previous = svc.sessions.current(session.get("sid"))
+    if previous is not None:
+        svc.sessions.end(previous)
+    login = svc.sessions.start(account, LOA1, AMR_SMS, *origin_pair())
+    rotate(session)  # a new browser-session id at sign-in (no fixation)
+    session["sid"] = login.sid
+    interaction.logged_in_at = time.time()
+    svc.interactions.save(interaction)
+    record(Event.LOGIN_SUCCEEDED, origin=origin(), account_id=account.id, client_id=client.client_id,
+           acr=LOA1, amr=list(AMR_SMS))
+    return authorize_flow(interaction.params, interaction)
+
+
+def origin_pair():
+    o = origin()
+    return o.ip, o.user_agent
+
+
+@bp.route("/<iid>/consent", methods=["GET", "POST"])
+@with_interaction(CONSENT)
+def consent(interaction, client):
+    user = current_end_user()
+    if user is None:
+        return restart(interaction, _("Please sign in again."))
+    grant_scope = services().server.get_consent_grant(interaction.params, end_user=user).request.scope
+    form = DecisionForm.with_choices("allow", "deny")
+    if form.validate_on_submit():
+        if form.decision.data == "deny":
+            record(Event.CONSENT_DENIED, origin=origin(), account_id=user.account.id, client_id=client.client_id)
+            return deny_flow(interaction)
+        remember_consent(user.account.id, client.client_id, grant_scope)
+        record(Event.CONSENT_GRANTED, origin=origin(), account_id=user.account.id, client_id=client.client_id,
+               scope=grant_scope)
+        interaction.consented_at = time.time()
+        svc = services()
+        svc.interactions.save(interaction)
+        return authorize_flow(interaction.params, interaction)
+    scopes = grant_scope.split()
+    return render_template("login/consent.html", form=form, client=client, claims=claims_listed(scopes),
+                           api_scopes=[s for s in scopes if s not in _IDENTITY], interaction=interaction)
+
+
+@bp.post("/<iid>/abort")
+@with_interaction(IDENTIFY, VERIFY, CONSENT)
+def abort_login(interaction, client):
+    if not DecisionForm().validate_on_submit():
+        abort(400)
+    return deny_flow(interaction)
+
+
+def remember_consent(account_id: int, client_id: str, scope: str) -> None:
+    consent = db.session.execute(
+        db.select(Consent).filter_by(account_id=account_id, client_id=client_id)).scalar_one_or_none()
+    if consent is None:
+        db.session.add(Consent(account_id=account_id, client_id=client_id, scope=scope))
+    else:
+        consent.scope = " ".join(sorted(set(consent.scope.split()) | set(scope.split())))
+    db.session.commit()
+
+
+_IDENTITY = {"openid", "profile", "email", "phone", "national_id", "offline_access"}
+
+
+def init_app(app):
+    app.register_blueprint(bp)

@@ -1,0 +1,75 @@
+"""Server-side browser sessions: the cookie carries only a random id.
+
+The session's data (CSRF token, language, the interactions this browser
+started, the single sign-on session id) lives in the key-value store under a
+keyed hash of the cookie value. ``rotate(session)`` gives the browser a new id
+at sign-in, so a session id planted before the login is worthless after it.
+"""
+
+from __future__ import annotations
+
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+from .security import keyed_hash, random_token
+
+PURPOSE = "web-session"
+
+
+class ServerSession(CallbackDict, SessionMixin):
+    def __init__(self, initial=None, sid=None, new=False):
+        def on_update(self):
+            self.modified = True
+
+        super().__init__(initial, on_update)
+        self.sid = sid
+        self.new = new
+        self.modified = False
+        self.rotated_from = None
+
+
+def rotate(session: ServerSession) -> None:
+    """Move the session's data to a fresh id (call at sign-in and sign-out)."""
+    if session.sid and session.rotated_from is None:
+        session.rotated_from = session.sid
+    session.sid = random_token()
+    session.modified = True
+
+
+class ServerSessionInterface(SessionInterface):
+    def __init__(self, store, cookie_name: str, lifetime: int):
+        self.store = store
+        self.cookie_name = cookie_name
+        self.lifetime = lifetime
+
+    def _key(self, sid: str) -> str:
+        return "websession:" + keyed_hash(PURPOSE, sid)
+
+    def open_session(self, app, request):
+        sid = request.cookies.get(self.cookie_name)
+        if sid and len(sid) < 100:
+            data = self.store.get(self._key(sid))
+            if data is not None:
+                return ServerSession(data, sid=sid)
+        return ServerSession(sid=None, new=True)
+
+    def save_session(self, app, session, response):
+        domain = self.get_cookie_domain(app)
+        path = self.get_cookie_path(app)
+        if session.rotated_from:
+            self.store.delete(self._key(session.rotated_from))
+        if not session:
+            if session.sid and (session.modified or session.rotated_from):
+                self.store.delete(self._key(session.sid))
+                response.delete_cookie(self.cookie_name, domain=domain, path=path)
+            return
+        if not (session.modified or session.sid is None):
+            return
+        if session.sid is None:
+            session.sid = random_token()
+        self.store.put(self._key(session.sid), dict(session), self.lifetime)
+        response.set_cookie(
+            self.cookie_name, session.sid, max_age=self.lifetime, domain=domain, path=path,
+            httponly=True, secure=self.get_cookie_secure(app), samesite="Lax",
+        )
+        response.vary.add("Cookie")

@@ -1,0 +1,5 @@
+"""The WSGI entry point for production servers: ``gunicorn wsgi:app``."""
+
+from idp.app import create_app
+
+app = create_app()
