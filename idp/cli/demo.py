@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,7 @@ def demo(port):
         children.append(subprocess.Popen([sys.executable, "-m", "clients.portal", "--port", str(portal_port)],
                                          env=env))
     _banner(issuer, loaded)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the portals too
     try:
         from ..app import create_app
         from ..config import Settings

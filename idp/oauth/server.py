@@ -96,7 +96,7 @@ class AuthorizationServer(_FlaskServer):
         self.settings = settings
         self.keys = keys
         super().__init__()
-        self.init_app(app, query_client=self._query_client_row, save_token=self._save_token)
+        self.init_app(app, query_client=self.find_client, save_token=self.store_token)
         self.register_token_generator("default", AccessTokenGenerator(self, settings.access_token_ttl))
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode(self)])
         self.register_extension(Issuer(settings.issuer))
@@ -107,13 +107,13 @@ class AuthorizationServer(_FlaskServer):
         return super().create_oauth2_request(request)
 
     @staticmethod
-    def _query_client_row(client_id):
+    def find_client(client_id):
         if not client_id or len(client_id) > 64:
             return None
         client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar_one_or_none()
         return client if client is not None and client.is_active else None
 
-    def _save_token(self, token, request):
+    def store_token(self, token, request):
         claims = jwt_claims_unverified(token["access_token"])
         user = request.user if isinstance(request.user, EndUser) else None
         code = request.authorization_code

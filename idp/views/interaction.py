@@ -66,7 +66,7 @@ def expired():
                         _("Go back to the service you were using and start signing in again."), 400)
 
 
-@bp.route("/<iid>/identify", methods=["GET", "POST"])
+@bp.route("/<iid>/identify", methods=["GET", "POST"], endpoint="identify")
 @with_interaction(IDENTIFY)
 def identify_view(interaction, client):
     form = IdentifyForm()

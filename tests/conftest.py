@@ -1,0 +1,74 @@
+"""Fixtures: a provider on a fresh database with keys, a small registry and services."""
+
+from __future__ import annotations
+
+import pytest
+
+from idp.app import create_app
+from idp.config import Settings
+from idp.registration import ClientRequest, register
+from idp.registry_data import generate_citizens
+from idp.registry_import import import_rows
+from tests.support import Browser, RelyingParty
+
+ISSUER = "http://127.0.0.1:5000"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings.from_env(
+        environ={},
+        issuer=ISSUER,
+        database_url=f"sqlite:///{tmp_path / 'idp.sqlite'}",
+        keys_dir=str(tmp_path / "keys"),
+        sms_outbox=str(tmp_path / "outbox.jsonl"),
+        secret_key="test-secret-key-for-hmacs-only",
+        testing=True,
+    )
+
+
+@pytest.fixture
+def app(settings):
+    from flask_migrate import upgrade
+
+    app = create_app(settings)
+    with app.app_context():
+        upgrade()
+        app.extensions["panjereh"].keys.ensure()
+        import_rows(generate_citizens(20))
+    yield app
+    with app.app_context():
+        from idp.db import db
+
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def citizens():
+    return list(generate_citizens(20))
+
+
+@pytest.fixture
+def citizen(citizens):
+    return citizens[0]
+
+
+def make_client(app, **kw):
+    defaults = dict(name="E-Tax", name_fa="مالیات", redirect_uris=["https://tax.example/cb"],
+                    scope="openid profile national_id phone", agency="tax")
+    defaults.update(kw)
+    with app.app_context():
+        client, secret = register(ClientRequest(**defaults))
+        return client.client_id, secret
+
+
+@pytest.fixture
+def rp(app):
+    client_id, secret = make_client(app)
+    return RelyingParty(app.test_client(), client_id, secret, "https://tax.example/cb")
+
+
+@pytest.fixture
+def browser(app, settings):
+    return Browser(app.test_client(), __import__("pathlib").Path(settings.sms_outbox))
