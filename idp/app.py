@@ -58,11 +58,21 @@ def create_app(settings: Settings | None = None) -> Flask:
         services.store, app.config["SESSION_COOKIE_NAME"], settings.session_absolute_timeout)
 
     from .oauth import create_server
+    from .oauth.logout import Courier, EndSessionEndpoint, on_session_end
     from .oauth.userinfo import UserInfoEndpoint
 
     with app.app_context():
-        services.server = create_server(app, settings, services.keys)
-        services.server.register_endpoint(UserInfoEndpoint(services.server, services.registry))
+        server = services.server = create_server(app, settings, services.keys, services.store)
+        server.registry = services.registry
+        server.register_endpoint(UserInfoEndpoint(server, services.registry))
+        server.register_endpoint(EndSessionEndpoint(server))
+    courier = Courier(app)
+
+    def notify_services(login):
+        if on_session_end(server, login):
+            courier.kick()
+
+    services.sessions.on_end.append(notify_services)
 
     from .views import register_views
 

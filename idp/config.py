@@ -58,6 +58,7 @@ class Settings:
     authorization_code_ttl: int = 60
     access_token_ttl: int = 600
     id_token_ttl: int = 600
+    refresh_token_ttl: int = 24 * 60 * 60
     default_locale: str = "fa"
     testing: bool = False
 
@@ -97,10 +98,14 @@ class Settings:
             raise ConfigError("IDP_SMS_BACKEND must be 'outbox' or 'http'")
         if self.sms_backend == "http" and not self.sms_gateway_url:
             raise ConfigError("IDP_SMS_BACKEND=http needs IDP_SMS_GATEWAY_URL")
+        if self.registry_backend not in {"database"}:
+            raise ConfigError("IDP_REGISTRY_BACKEND must be 'database'")
+        if self.ownership_backend not in {"registry"}:
+            raise ConfigError("IDP_OWNERSHIP_BACKEND must be 'registry'")
         if self.default_locale not in {"fa", "en"}:
             raise ConfigError("IDP_DEFAULT_LOCALE must be 'fa' or 'en'")
         for name in ("otp_ttl", "otp_max_attempts", "session_idle_timeout",
-                     "session_absolute_timeout", "access_token_ttl", "id_token_ttl"):
+                     "session_absolute_timeout", "access_token_ttl", "id_token_ttl", "refresh_token_ttl"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"IDP_{name.upper()} must be positive")
 

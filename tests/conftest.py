@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+
 import pytest
 
 from idp.app import create_app
@@ -12,14 +15,36 @@ from idp.registry_import import import_rows
 from tests.support import Browser, RelyingParty
 
 ISSUER = "http://127.0.0.1:5000"
+# Run the suite on the production parts: PANJEREH_TEST_POSTGRES=postgresql+psycopg://postgres@127.0.0.1/test
+# (a fresh database per test is created next to it) and PANJEREH_TEST_REDIS=redis://127.0.0.1:6379/15.
+POSTGRES = os.environ.get("PANJEREH_TEST_POSTGRES", "")
+REDIS = os.environ.get("PANJEREH_TEST_REDIS", "")
 
 
 @pytest.fixture
-def settings(tmp_path):
+def database_url(tmp_path):
+    if not POSTGRES:
+        yield f"sqlite:///{tmp_path / 'idp.sqlite'}"
+        return
+    import sqlalchemy as sa
+
+    name = f"panjereh_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield POSTGRES.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path, database_url):
     return Settings.from_env(
         environ={},
         issuer=ISSUER,
-        database_url=f"sqlite:///{tmp_path / 'idp.sqlite'}",
+        redis_url=REDIS,
+        database_url=database_url,
         keys_dir=str(tmp_path / "keys"),
         sms_outbox=str(tmp_path / "outbox.jsonl"),
         secret_key="test-secret-key-for-hmacs-only",

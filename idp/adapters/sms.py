@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -18,10 +17,6 @@ from typing import Protocol
 import requests
 
 log = logging.getLogger(__name__)
-
-
-class InsecureSmsWarning(UserWarning):
-    """The outbox backend writes codes to a file: for development and tests only."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +89,7 @@ def create_sender(settings) -> SmsSender:
         return HttpSender(settings.sms_gateway_url, settings.sms_gateway_token,
                           settings.sms_timeout, settings.sms_retries)
     if not settings.testing:
-        warnings.warn(f"SMS codes are written to {settings.sms_outbox}, not sent: "
-                      "set IDP_SMS_BACKEND=http in production", InsecureSmsWarning, stacklevel=2)
+        # a development-only backend announces itself
+        log.warning("SMS codes are written to %s, not sent: set IDP_SMS_BACKEND=http in production",
+                    settings.sms_outbox)
     return OutboxSender(settings.sms_outbox, echo=settings.sms_echo)

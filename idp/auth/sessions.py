@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Callable
+
+from sqlalchemy import update
 
 from ..db import db, utcnow
 from ..models import Account, LoginSession
@@ -13,6 +16,8 @@ class SessionService:
     def __init__(self, idle_timeout: int, absolute_timeout: int):
         self.idle = timedelta(seconds=idle_timeout)
         self.absolute = timedelta(seconds=absolute_timeout)
+        #: called with the session when it ends, whatever ended it (logout, lifetimes)
+        self.on_end: list[Callable[[LoginSession], None]] = []
 
     def start(self, account: Account, acr: str, amr, ip=None, user_agent=None) -> LoginSession:
         now = utcnow()
@@ -39,7 +44,14 @@ class SessionService:
             db.session.commit()
         return login
 
-    def end(self, login: LoginSession) -> None:
-        if login.ended_at is None:
-            login.ended_at = utcnow()
-            db.session.commit()
+    def end(self, login: LoginSession) -> bool:
+        """End the session once; True if this call ended it."""
+        ended = db.session.execute(
+            update(LoginSession).where(LoginSession.sid == login.sid, LoginSession.ended_at.is_(None))
+            .values(ended_at=utcnow())).rowcount
+        db.session.commit()
+        if ended:
+            db.session.refresh(login)
+            for listener in self.on_end:
+                listener(login)
+        return bool(ended)

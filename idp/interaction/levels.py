@@ -16,3 +16,27 @@ AMR_SMS = ("sms", "otp")
 
 def rank(acr: str | None) -> int:
     return RANK.get(acr or "", 0)
+
+
+#: the highest level a sign-in can reach today
+ACHIEVABLE = LOA1
+
+
+def requested_acr(params: dict, claims_request: dict | None, client_default: list | None) -> tuple[str | None, bool]:
+    """The level the request (or the service's registration) asks for, and whether it is essential.
+
+    An essential ``acr`` claim request or the service's registered minimum must be
+    met; ``acr_values`` is a preference."""
+    acr_claim = ((claims_request or {}).get("id_token") or {}).get("acr") or {}
+    if acr_claim.get("essential"):
+        values = acr_claim.get("values") or ([acr_claim["value"]] if "value" in acr_claim else [])
+        known = [v for v in values if v in RANK]
+        return (min(known, key=rank) if known else (values[0] if values else None)), True
+    if client_default:
+        return min(client_default, key=rank), True
+    preferred = [v for v in params.get("acr_values", "").split() if v in RANK]
+    return (min(preferred, key=rank) if preferred else None), False
+
+
+def achievable(acr: str | None) -> bool:
+    return acr is None or (acr in RANK and rank(acr) <= rank(ACHIEVABLE))

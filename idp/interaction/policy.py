@@ -22,6 +22,8 @@ class Context:
     interaction: Interaction | None
     consented: bool              # the citizen's remembered consent covers the scopes
     required_acr: str | None = None
+    hint_subject: str | None = None  # ``sub`` of a valid id_token_hint
+    user_subject: str | None = None  # the signed-in citizen's ``sub`` for this client
 
     @property
     def prompts(self) -> set[str]:
@@ -58,6 +60,13 @@ def check_max_age(ctx: Context):
     return "max_age" if time.time() - ctx.user.auth_time > max_age else None
 
 
+def check_id_token_hint(ctx: Context):
+    """``id_token_hint`` names another citizen than the one signed in."""
+    if ctx.hint_subject and ctx.user is not None and ctx.hint_subject != ctx.user_subject and not ctx.logged_in_here:
+        return "id_token_hint"
+    return None
+
+
 def check_acr(ctx: Context):
     """A service that needs a higher level of assurance than the session has."""
     if ctx.required_acr and ctx.user is not None and rank(ctx.user.acr) < rank(ctx.required_acr):
@@ -84,7 +93,8 @@ class Prompt:
     checks: tuple[Check, ...] = field(default_factory=tuple)
 
 
-LOGIN = Prompt("login", "login_required", (check_no_session, check_prompt_login, check_max_age, check_acr))
+LOGIN = Prompt("login", "login_required",
+               (check_no_session, check_prompt_login, check_max_age, check_id_token_hint, check_acr))
 CONSENT = Prompt("consent", "consent_required", (check_prompt_consent, check_consent_missing))
 PROMPTS = (LOGIN, CONSENT)
 

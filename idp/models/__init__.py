@@ -5,10 +5,10 @@ from .audit import AuditEvent
 from .clients import Agency, Client
 from .grants import AuthorizationCode, Consent, Token
 from .registry import Citizen
-from .sessions import LoginSession, SessionClient
+from .sessions import LoginSession, LogoutNotice, SessionClient
 from .store import KVEntry
 
 __all__ = [
     "Account", "Agency", "AuditEvent", "AuthorizationCode", "Citizen", "Client",
-    "Consent", "KVEntry", "LoginSession", "SessionClient", "Token",
+    "Consent", "KVEntry", "LoginSession", "LogoutNotice", "SessionClient", "Token",
 ]

@@ -3,7 +3,7 @@
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import UTCDateTime, db, utcnow
@@ -51,6 +51,8 @@ class Client(db.Model):
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
     client_uri: Mapped[str | None] = mapped_column(String(500))
+    require_par: Mapped[bool] = mapped_column(default=False, server_default=false())
+    default_acr_values: Mapped[list | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -83,7 +85,8 @@ class Client(db.Model):
     # --- Authlib's ClientMixin ---
     @property
     def client_metadata(self) -> dict:
-        return {"id_token_signed_response_alg": self.id_token_signed_response_alg}
+        return {"id_token_signed_response_alg": self.id_token_signed_response_alg,
+                "post_logout_redirect_uris": self.post_logout_redirect_uris}
 
     def get_client_id(self):
         return self.client_id

@@ -54,23 +54,51 @@ class AuthorizationCode(db.Model):
 
 
 class Token(db.Model):
-    """One access token (a JWT, known here by its ``jti``) and its refresh token, if any."""
+    """One token response: its access token (a JWT, known here by its ``jti``) and
+    its refresh token, if any. Refreshing makes a new row in the same ``family``;
+    the used refresh token is marked, so its reuse revokes the whole family."""
 
     __tablename__ = "tokens"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     jti: Mapped[str] = mapped_column(String(64), unique=True)
+    family_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    grant_type: Mapped[str | None] = mapped_column(String(40))
     client_id: Mapped[str] = mapped_column(String(64), index=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     scope: Mapped[str] = mapped_column(Text)
     sid: Mapped[str | None] = mapped_column(String(64), index=True)
     code_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    auth_time: Mapped[int | None] = mapped_column()
+    acr: Mapped[str | None] = mapped_column(String(100))
+    amr: Mapped[list | None] = mapped_column(JSON)
     refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refresh_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     account: Mapped[Account | None] = relationship(lazy="joined")
+
+    # --- Authlib's TokenMixin ---
+    def check_client(self, client):
+        return self.client_id == client.client_id
+
+    def get_scope(self):
+        return self.scope
+
+    def get_expires_in(self):
+        return int((self.expires_at - self.issued_at).total_seconds())
+
+    def is_expired(self):
+        return self.expires_at <= utcnow()
+
+    def is_revoked(self):
+        return self.revoked_at is not None
+
+    def get_user(self):
+        return self.account
 
 
 class Consent(db.Model):

@@ -73,10 +73,18 @@ def claims_for_scope(person: Person | None, scope: str) -> dict:
     return {k: v for k, v in available.items() if k in allowed}
 
 
+def scope_of(claim: str) -> str | None:
+    """The scope that releases a claim (None for ``sub`` and unknown claims)."""
+    for scope, names in SCOPE_CLAIMS.items():
+        if claim in names and scope != "openid":
+            return scope
+    return None
+
+
 def claims_listed(scopes) -> list[str]:
     """The claim names a set of scopes releases (for consent pages)."""
     return [c for s in scopes for c in SCOPE_CLAIMS.get(s, ()) if c != "sub"]
 
 
-__all__ = ["EndUser", "subject_for", "claims_for_scope", "claims_listed", "SCOPE_CLAIMS",
+__all__ = ["EndUser", "subject_for", "claims_for_scope", "claims_listed", "scope_of", "SCOPE_CLAIMS",
            "IDENTITY_SCOPES"]

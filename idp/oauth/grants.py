@@ -12,15 +12,19 @@ import time
 from datetime import timedelta
 
 from authlib.oauth2.rfc6749 import grants
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import grants as oidc_grants
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from ..db import db, utcnow
 from ..models import AuthorizationCode, Token
 from ..security import keyed_hash
-from .claims import EndUser, subject_for
+from .claims import IDENTITY_SCOPES, EndUser, claims_for_scope, scope_of, subject_for
+from .requests import parse_claims_request
+
+RESPONSE_MODES = ("query", "form_post")
+PROMPTS = ("none", "login", "consent", "select_account")
 
 CODE = "authorization-code"
 
@@ -42,8 +46,12 @@ class S256CodeChallenge(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
+TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+REFRESH = "refresh-token"
+
+
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
     def save_authorization_code(self, code, request):
         user: EndUser = request.user
@@ -58,6 +66,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge=data.get("code_challenge"),
             code_challenge_method=data.get("code_challenge_method"),
             sid=user.sid,
+            claims_request=parse_claims_request(data.get("claims")),
             auth_time=user.auth_time,
             acr=user.acr,
             amr=list(user.amr),
@@ -80,7 +89,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         db.session.commit()
         if claimed:
             return db.session.get(AuthorizationCode, code_hash)
-        revoke_tokens_of_code(code_hash)  # a replayed code: RFC 6749 section 4.1.2
+        revoke_family_of_code(code_hash)  # a replayed code: RFC 6749 section 4.1.2
         return None
 
     def delete_authorization_code(self, authorization_code):
@@ -93,6 +102,63 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                        subject=subject_for(account, self.request.client))
 
 
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    """Refresh tokens rotate on every use; a reused one revokes its whole family."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token):
+        row = db.session.execute(
+            select(Token).where(Token.refresh_token_hash == keyed_hash(REFRESH, refresh_token))
+        ).scalar_one_or_none()
+        if row is None:
+            return None
+        if row.refresh_used_at is not None:
+            revoke_family(row.family_id)  # reuse of a rotated token: RFC 9700 section 4.14.2
+            return None
+        if row.revoked_at is not None or (row.refresh_expires_at and row.refresh_expires_at <= utcnow()):
+            return None
+        return row
+
+    def authenticate_user(self, refresh_token):
+        account = refresh_token.account
+        if account is None:
+            return None
+        return EndUser(account, refresh_token.sid, refresh_token.auth_time or 0, refresh_token.acr or "",
+                       tuple(refresh_token.amr or ()), subject=subject_for(account, self.request.client))
+
+    def revoke_old_credential(self, refresh_token):
+        # claim the used token atomically: of two concurrent uses only one wins
+        claimed = db.session.execute(
+            update(Token).where(Token.id == refresh_token.id, Token.refresh_used_at.is_(None))
+            .values(refresh_used_at=utcnow())).rowcount
+        db.session.commit()
+        if not claimed:
+            revoke_family(refresh_token.family_id)
+            raise InvalidGrantError("The refresh token was already used.")
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    """Agency-to-agency API access: only API scopes the client was granted."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = [m for m in TOKEN_AUTH_METHODS if m != "none"]
+
+    def validate_token_request(self):
+        super().validate_token_request()
+        client = self.request.client
+        granted = [s for s in client.scopes if s not in IDENTITY_SCOPES]
+        requested = (self.request.payload.scope or "").split()
+        if any(s not in granted for s in requested):
+            raise InvalidScopeError("The client was not granted every requested scope.")
+        self.request.scope = " ".join(requested or granted)
+
+    def create_token_response(self):
+        token = self.generate_token(scope=self.request.scope, include_refresh_token=False)
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
 class OpenIDCode(oidc_grants.OpenIDCode):
     def __init__(self, server):
         super().__init__(require_nonce=False)
@@ -103,6 +169,35 @@ class OpenIDCode(oidc_grants.OpenIDCode):
         grant.register_hook("after_create_token_response", self.process_token)
         grant.register_hook("after_validate_authorization_request_payload",
                             self.validate_openid_authorization_request)
+
+    def validate_openid_authorization_request(self, grant, redirect_uri):
+        super().validate_openid_authorization_request(grant, redirect_uri)
+        data = grant.request.payload.data
+        if data.get("response_mode", "query") not in RESPONSE_MODES:
+            raise InvalidRequestError("Unsupported 'response_mode'.")
+        prompts = data.get("prompt", "").split()
+        if "none" in prompts and len(prompts) > 1:
+            raise InvalidRequestError("'prompt=none' cannot be combined with other values.")
+        if any(p not in PROMPTS for p in prompts):
+            raise InvalidRequestError("Unsupported 'prompt' value.")
+        if "max_age" in data and not data["max_age"].isdigit():
+            raise InvalidRequestError("'max_age' must be a whole number of seconds.")
+        claims = parse_claims_request(data.get("claims"))
+        if claims:
+            # claims asked for by name are released under the scope that carries them
+            implied = {scope_of(name) for member in claims.values() for name in member} - {None}
+            allowed = set(grant.request.client.scopes)
+            grant.request.scope = " ".join(dict.fromkeys(
+                grant.request.scope.split() + sorted(s for s in implied if s in allowed)))
+
+    def get_authorization_code_claims(self, authorization_code):
+        claims = super().get_authorization_code_claims(authorization_code)
+        wanted = (authorization_code.claims_request or {}).get("id_token", {})
+        if wanted and self.server.registry is not None:
+            person = self.server.registry.find(authorization_code.account.national_id)
+            released = claims_for_scope(person, authorization_code.scope)
+            claims.update({name: released[name] for name in wanted if name in released})
+        return claims
 
     def exists_nonce(self, nonce, request):
         return False  # nonces are the relying party's to check; we echo them
@@ -122,18 +217,37 @@ class OpenIDCode(oidc_grants.OpenIDCode):
         return {"alg": self.get_client_algorithm(client), "typ": "JWT"}
 
     def generate_user_info(self, user: EndUser, scope):
-        claims = {"sub": user.subject}
+        # the original authentication, also in an ID token refreshed later (OIDC Core 12.2)
+        claims = {"sub": user.subject, "auth_time": user.auth_time}
+        if user.acr:
+            claims["acr"] = user.acr
+        if user.amr:
+            claims["amr"] = list(user.amr)
         if user.sid:
             claims["sid"] = user.sid
         return claims
 
 
-def revoke_tokens_of_code(code_hash: str) -> int:
+class OpenIDRefresh(OpenIDCode):
+    """A refreshed token response carries a new ID token when the scope has ``openid``."""
+
+    def __call__(self, grant):
+        grant.register_hook("after_create_token_response", self.process_token)
+
+
+def revoke_family(family_id: str | None) -> int:
+    if not family_id:
+        return 0
     result = db.session.execute(
-        update(Token).where(Token.code_hash == code_hash, Token.revoked_at.is_(None))
-        .values(revoked_at=utcnow()))
+        update(Token).where(Token.family_id == family_id, Token.revoked_at.is_(None)).values(revoked_at=utcnow()))
     db.session.commit()
     return result.rowcount
 
 
-__all__ = ["AuthorizationCodeGrant", "OpenIDCode", "S256CodeChallenge", "revoke_tokens_of_code"]
+def revoke_family_of_code(code_hash: str) -> int:
+    family = db.session.execute(select(Token.family_id).where(Token.code_hash == code_hash)).scalars().first()
+    return revoke_family(family)
+
+
+__all__ = ["AuthorizationCodeGrant", "ClientCredentialsGrant", "OpenIDCode", "OpenIDRefresh",
+           "RefreshTokenGrant", "S256CodeChallenge", "revoke_family"]

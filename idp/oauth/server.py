@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from authlib.common.urls import add_params_to_uri
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServer
@@ -18,7 +18,12 @@ from sqlalchemy import select
 from ..db import db
 from ..models import Client, SessionClient, Token
 from .claims import EndUser, subject_for
-from .grants import AuthorizationCodeGrant, OpenIDCode, S256CodeChallenge
+from ..security import keyed_hash, random_token
+from .client_auth import ClientKeys, PrivateKeyJWT
+from .endpoints import IntrospectionEndpoint, RevocationEndpoint
+from .requests import PushedRequests, RequestObjects
+from .grants import (REFRESH, TOKEN_AUTH_METHODS, AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, OpenIDRefresh,
+                     RefreshTokenGrant, S256CodeChallenge)
 
 
 class StoredPayload(OAuth2Payload):
@@ -56,6 +61,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
 
     def __init__(self, server, ttl: int):
         super().__init__(issuer=server.settings.issuer, alg="ES256",
+                         refresh_token_generator=lambda *args, **kwargs: random_token(32),
                          expires_generator=lambda client, grant_type: ttl)
         self.server = server
 
@@ -92,14 +98,23 @@ def jwt_claims_unverified(token: str) -> dict:
 
 
 class AuthorizationServer(_FlaskServer):
-    def __init__(self, app, settings, keys):
+    def __init__(self, app, settings, keys, store):
         self.settings = settings
         self.keys = keys
         super().__init__()
         self.init_app(app, query_client=self.find_client, save_token=self.store_token)
+        self.registry = None  # the civil registry, attached by the app factory (claims in ID tokens)
+        client_keys = ClientKeys()
+        self.pushed = PushedRequests(store)
+        self.request_objects = RequestObjects(self, client_keys)
         self.register_token_generator("default", AccessTokenGenerator(self, settings.access_token_ttl))
+        self.register_client_auth_method("private_key_jwt", PrivateKeyJWT(settings.issuer, store, client_keys))
         self.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode(self)])
+        self.register_grant(RefreshTokenGrant, [OpenIDRefresh(self)])
+        self.register_grant(ClientCredentialsGrant)
         self.register_extension(Issuer(settings.issuer))
+        self.register_endpoint(RevocationEndpoint(self))
+        self.register_endpoint(IntrospectionEndpoint(self))
 
     def create_oauth2_request(self, request):
         if isinstance(request, dict):  # parameters stored on an interaction
@@ -117,19 +132,37 @@ class AuthorizationServer(_FlaskServer):
         claims = jwt_claims_unverified(token["access_token"])
         user = request.user if isinstance(request.user, EndUser) else None
         code = request.authorization_code
+        previous = request.refresh_token  # set when refreshing: the new row joins its family
+        issued_at = datetime.fromtimestamp(claims["iat"], timezone.utc)
+        refresh = token.get("refresh_token")
+        refresh_expires_at = None
+        if refresh:  # a rotated refresh token keeps the family's original deadline
+            refresh_expires_at = (previous.refresh_expires_at if previous is not None
+                                  else issued_at + timedelta(seconds=self.settings.refresh_token_ttl))
         db.session.add(Token(
             jti=claims["jti"],
+            family_id=previous.family_id if previous is not None else random_token(16),
+            grant_type=request.payload.grant_type,
             client_id=request.client.client_id,
             account_id=user.account.id if user else None,
             scope=token.get("scope", ""),
             sid=user.sid if user else None,
             code_hash=code.code_hash if code is not None else None,
-            issued_at=datetime.fromtimestamp(claims["iat"], timezone.utc),
+            auth_time=user.auth_time if user else None,
+            acr=user.acr if user else None,
+            amr=list(user.amr) if user else None,
+            refresh_token_hash=keyed_hash(REFRESH, refresh) if refresh else None,
+            refresh_expires_at=refresh_expires_at,
+            issued_at=issued_at,
             expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc),
         ))
         if user and user.sid and db.session.get(SessionClient, (user.sid, request.client.client_id)) is None:
             db.session.add(SessionClient(sid=user.sid, client_id=request.client.client_id))
         db.session.commit()
+
+    def authenticate_endpoint_client(self, endpoint: str):
+        """Client authentication at our own endpoints (PAR), with the token endpoint's methods."""
+        return self.authenticate_client(self.create_oauth2_request(None), TOKEN_AUTH_METHODS, endpoint)
 
     def error_location(self, error: OAuth2Error) -> str:
         """Where to send an authorization error: the verified redirect URI, with ``iss`` (RFC 9207)."""
@@ -138,8 +171,8 @@ class AuthorizationServer(_FlaskServer):
                                  error.redirect_fragment)
 
 
-def create_server(app, settings, keys) -> AuthorizationServer:
-    return AuthorizationServer(app, settings, keys)
+def create_server(app, settings, keys, store) -> AuthorizationServer:
+    return AuthorizationServer(app, settings, keys, store)
 
 
 __all__ = ["AuthorizationServer", "OAuth2Error", "create_server"]

@@ -68,3 +68,17 @@ class AccessTokenValidator(BearerTokenValidator):
             return None
         record = db.session.execute(select(Token).where(Token.jti == claims["jti"])).scalar_one_or_none()
         return IssuedToken(claims, record) if record is not None else None
+
+
+def verify_id_token_hint(token_string: str, keys, issuer: str, client_id: str) -> dict | None:
+    """The claims of an ID token we issued to this client (expired is fine: it is only a hint)."""
+    try:
+        token = jwt.decode(token_string, keys.public_keyset(), algorithms=["RS256", "ES256"])
+    except (JoseError, ValueError):
+        return None
+    claims = token.claims
+    audiences = claims.get("aud")
+    audiences = [audiences] if isinstance(audiences, str) else (audiences or [])
+    if claims.get("iss") != issuer or client_id not in audiences or "sub" not in claims:
+        return None
+    return claims

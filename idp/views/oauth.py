@@ -8,24 +8,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from flask import Blueprint, Response, current_app, redirect, request, session, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from ..audit import Event, record
 from ..db import db
+from ..forms import DecisionForm
 from ..interaction.flow import Interaction
 from ..interaction.policy import Context, decide
 from ..models import Consent
-from ..oauth import OAuth2Error
-from ..oauth.claims import EndUser
+from ..oauth import InvalidRequestError, OAuth2Error
+from ..interaction.levels import achievable, requested_acr
+from ..oauth.claims import EndUser, subject_for
 from ..oauth.discovery import provider_metadata
+from ..oauth.requests import PAR_TTL, parse_claims_request, resolve_request, unpack_request_object
+from ..oauth.tokens import verify_id_token_hint
 from ..services import services
 from . import origin
 from .errors import render_error
 
 bp = Blueprint("oauth", __name__)
 LOCALES = ("fa", "en")
+UNUSABLE_HINT = "-"  # an invalid id_token_hint matches no citizen
 
 
 def _cached_json(payload: dict, max_age: int) -> Response:
@@ -52,6 +58,16 @@ def token():
     return services().server.create_token_response()
 
 
+@bp.post("/revoke")
+def revoke():
+    return services().server.create_endpoint_response("revocation")
+
+
+@bp.post("/introspect")
+def introspect():
+    return services().server.create_endpoint_response("introspection")
+
+
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo():
     response = services().server.create_endpoint_response("userinfo")
@@ -62,12 +78,38 @@ def userinfo():
 @bp.route("/authorize", methods=["GET", "POST"])
 def authorize():
     params = {key: request.values.getlist(key) for key in request.values.keys()}
-    params.pop("csrf_token", None)
+    try:
+        params = resolve_request(services().server, params)
+    except OAuth2Error as error:
+        return authorization_error(error, params)
     ui = (params.get("ui_locales") or [""])[0].split()
     chosen = next((lang for lang in ui if lang in LOCALES), None)
     if chosen:
         session["lang"] = chosen
     return authorize_flow(params, None)
+
+
+@bp.post("/par")
+def pushed_authorization_request():
+    """RFC 9126: an authenticated client pushes its request and gets a one-minute request_uri."""
+    server = services().server
+    try:
+        client = server.authenticate_endpoint_client("par")
+        params = {key: request.form.getlist(key) for key in request.form.keys()
+                  if key not in ("client_assertion", "client_assertion_type", "client_secret")}
+        if "request_uri" in params:
+            raise InvalidRequestError("'request_uri' cannot be pushed.")
+        if "request" in params:
+            params = unpack_request_object(server, params)
+        if (params.get("client_id") or [None])[0] != client.client_id:
+            raise InvalidRequestError("'client_id' does not match the authenticated client.")
+        server.get_consent_grant(params, end_user=None)  # validate now, as /authorize would
+    except OAuth2Error as error:
+        status, body, headers = error.status_code, dict(error.get_body()), [("Cache-Control", "no-store")]
+        return server.handle_response(401 if error.error == "invalid_client" else status, body, headers)
+    request_uri = server.pushed.push(client.client_id, params)
+    return server.handle_response(201, {"request_uri": request_uri, "expires_in": PAR_TTL},
+                                  [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
 
 
 def current_end_user() -> EndUser | None:
@@ -94,16 +136,23 @@ def authorize_flow(params: dict, interaction: Interaction | None):
     try:
         grant = server.get_consent_grant(params, end_user=user)
     except OAuth2Error as error:
-        return authorization_error(error)
+        return authorization_error(error, params)
     client = grant.request.client
-    # 2. decide whether the citizen must interact
     flat = {k: v[0] for k, v in params.items() if v}
-    ctx = Context(flat, user, interaction, has_consent(user, client, grant.request.scope))
+    acr, essential = requested_acr(flat, parse_claims_request(flat.get("claims")), client.default_acr_values)
+    if essential and not achievable(acr):
+        return authorization_error(OAuth2Error(error="unmet_authentication_requirements",
+                                               description="The requested level of assurance cannot be met.",
+                                               redirect_uri=grant.redirect_uri, state=flat.get("state")), params)
+    # 2. decide whether the citizen must interact
+    ctx = Context(flat, user, interaction, has_consent(user, client, grant.request.scope),
+                  required_acr=acr if essential else None, hint_subject=hint_subject(flat, client),
+                  user_subject=subject_for(user.account, client) if user else None)
     decision = decide(ctx)
     if not decision.proceed:
         if "none" in ctx.prompts:
             return authorization_error(OAuth2Error(error=decision.prompt.error, redirect_uri=grant.redirect_uri,
-                                                   state=flat.get("state")))
+                                                   state=flat.get("state")), params)
         return start_interaction(params, client, decision, interaction)
     # 3. respond: issue the code
     if interaction is not None:
@@ -111,7 +160,28 @@ def authorize_flow(params: dict, interaction: Interaction | None):
     response = server.create_authorization_response(params, grant_user=user, grant=grant)
     if response.status_code == 302:
         record(Event.CODE_ISSUED, origin=origin(), account_id=user.account.id, client_id=client.client_id)
-    return response
+    return in_response_mode(response, flat)
+
+
+def hint_subject(flat: dict, client) -> str | None:
+    if not flat.get("id_token_hint"):
+        return None
+    settings = services().settings
+    claims = verify_id_token_hint(flat["id_token_hint"], services().keys, settings.issuer, client.client_id)
+    return claims["sub"] if claims else UNUSABLE_HINT
+
+
+def in_response_mode(response, flat: dict):
+    """``response_mode=form_post``: the parameters are posted to the client by the browser."""
+    if flat.get("response_mode") != "form_post" or response.status_code != 302:
+        return response
+    location = urlsplit(response.headers["Location"])
+    fields = parse_qsl(location.query, keep_blank_values=True)
+    target = urlunsplit((location.scheme, location.netloc, location.path, "", ""))
+    page = render_template("form_post.html", action=target, fields=fields)
+    return Response(page, 200, {"Cache-Control": "no-store", "Content-Security-Policy":
+                                "default-src 'none'; script-src 'self'; style-src 'self'; form-action " +
+                                f"{location.scheme}://{location.netloc}; frame-ancestors 'none'"})
 
 
 def deny_flow(interaction: Interaction):
@@ -121,8 +191,9 @@ def deny_flow(interaction: Interaction):
     try:
         grant = server.get_consent_grant(interaction.params, end_user=current_end_user())
     except OAuth2Error as error:
-        return authorization_error(error)
-    return server.create_authorization_response(interaction.params, grant_user=None, grant=grant)
+        return authorization_error(error, interaction.params)
+    response = server.create_authorization_response(interaction.params, grant_user=None, grant=grant)
+    return in_response_mode(response, {k: v[0] for k, v in interaction.params.items() if v})
 
 
 def start_interaction(params, client, decision, interaction):
@@ -141,10 +212,11 @@ def start_interaction(params, client, decision, interaction):
     return redirect(url_for(f"interaction.{target}", iid=interaction.id))
 
 
-def authorization_error(error: OAuth2Error):
+def authorization_error(error: OAuth2Error, params: dict | None = None):
     """4. The one error writer: redirect only to a verified redirect URI, else render."""
     if error.redirect_uri:
-        return redirect(services().server.error_location(error), code=302)
+        response = redirect(services().server.error_location(error), code=302)
+        return in_response_mode(response, {k: v[0] for k, v in (params or {}).items() if v})
     current_app.logger.info("authorization request rejected: %s %s", error.error, error.description)
     return render_error(_("This sign-in request cannot be processed"),
                         _("The service that sent you here made an invalid request. "
@@ -152,9 +224,47 @@ def authorization_error(error: OAuth2Error):
                         400, code=error.error)
 
 
+
+
+logout_bp = Blueprint("logout", __name__)
+
+
+@logout_bp.route("/logout", methods=["GET", "POST"])
+def end_session():
+    """RP-initiated logout: with a valid id_token_hint for this session at once,
+    otherwise after the citizen confirms (buttons ``decision=logout|cancel``)."""
+    server = services().server
+    try:
+        req = server.validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        return render_error(_("This sign-out request cannot be processed"),
+                            _("The service that sent you here made an invalid request."), 400, code=error.error)
+    login = services().sessions.current(session.get("sid"))
+    hint_matches = req.id_token_claims is not None and (login is None or req.id_token_claims.get("sid") == login.sid)
+    form = DecisionForm.with_choices("logout", "cancel")
+    if not hint_matches:
+        if request.method == "GET" or not form.validate_on_submit():
+            return render_template("logout/confirm.html", form=form, client=req.client,
+                                   params=_logout_params(request.values))
+        if form.decision.data == "cancel":
+            return render_template("logout/cancelled.html", client=req.client)
+    if login is not None:
+        services().sessions.end(login)
+        record(Event.SESSION_ENDED, origin=origin(), account_id=login.account_id,
+               client_id=req.client.client_id if req.client else None, via="rp-logout")
+    session.clear()
+    return server.create_endpoint_response("end_session", req) or render_template("logout/done.html")
+
+
+def _logout_params(values) -> dict:
+    keep = ("id_token_hint", "client_id", "post_logout_redirect_uri", "state", "ui_locales", "logout_hint")
+    return {k: values[k] for k in keep if values.get(k)}
+
+
 def init_app(app):
     app.register_blueprint(bp)
+    app.register_blueprint(logout_bp)
     from ..app import csrf
 
-    for view in (token, userinfo, authorize):
+    for view in (token, userinfo, authorize, revoke, introspect, pushed_authorization_request):
         csrf.exempt(view)

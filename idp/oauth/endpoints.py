@@ -1,0 +1,104 @@
+"""Token revocation (RFC 7009) and introspection (RFC 7662)."""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc7009 import RevocationEndpoint as _Revocation
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _Introspection
+from sqlalchemy import select
+
+from ..db import db, utcnow
+from ..models import Client, Token
+from ..security import keyed_hash
+from .claims import subject_for
+from .grants import REFRESH, TOKEN_AUTH_METHODS, revoke_family
+from .tokens import verify_access_token
+
+#: a client registered for this scope may introspect tokens issued to any client
+INTROSPECTION_SCOPE = "introspection"
+
+
+class RefreshView:
+    """A refresh token as the endpoints see it: its row, judged by the refresh's own state."""
+
+    def __init__(self, row: Token):
+        self.row = row
+
+    def check_client(self, client):
+        return self.row.check_client(client)
+
+    def is_expired(self):
+        return self.row.refresh_expires_at is not None and self.row.refresh_expires_at <= utcnow()
+
+    def is_revoked(self):
+        return self.row.revoked_at is not None or self.row.refresh_used_at is not None
+
+
+class TokenLookup:
+    """Find a token we issued from its string: a JWT access token or a refresh token."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def query_token(self, token_string, token_type_hint):
+        if token_string.count(".") == 2:
+            claims = verify_access_token(token_string, self.server.keys, self.server.settings.issuer)
+            if claims is None:
+                return None
+            return db.session.execute(select(Token).where(Token.jti == claims["jti"])).scalar_one_or_none()
+        row = db.session.execute(
+            select(Token).where(Token.refresh_token_hash == keyed_hash(REFRESH, token_string))
+        ).scalar_one_or_none()
+        return RefreshView(row) if row is not None else None
+
+
+class RevocationEndpoint(TokenLookup, _Revocation):
+    CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def __init__(self, server):
+        _Revocation.__init__(self, server)
+        TokenLookup.__init__(self, server)
+
+    def revoke_token(self, token, request):
+        row = token.row if isinstance(token, RefreshView) else token
+        if isinstance(token, RefreshView):
+            revoke_family(row.family_id)  # RFC 7009 section 2.1: and the grant's access tokens
+        elif row.revoked_at is None:
+            row.revoked_at = utcnow()
+            db.session.commit()
+
+
+class IntrospectionEndpoint(TokenLookup, _Introspection):
+    CLIENT_AUTH_METHODS = [m for m in TOKEN_AUTH_METHODS if m != "none"]
+
+    def __init__(self, server):
+        _Introspection.__init__(self, server)
+        TokenLookup.__init__(self, server)
+
+    def check_permission(self, token, client, request):
+        return token.check_client(client) or INTROSPECTION_SCOPE in client.scopes
+
+    def introspect_token(self, token):
+        row = token.row if isinstance(token, RefreshView) else token
+        owner = db.session.execute(select(Client).where(Client.client_id == row.client_id)).scalar_one_or_none()
+        payload = {
+            "active": owner is not None and owner.is_active,
+            "scope": row.scope,
+            "client_id": row.client_id,
+            "token_type": "refresh_token" if isinstance(token, RefreshView) else "Bearer",
+            "iat": int(row.issued_at.timestamp()),
+            "exp": int((row.refresh_expires_at if isinstance(token, RefreshView) else row.expires_at).timestamp()),
+            "iss": self.server.settings.issuer,
+            "aud": row.client_id,
+        }
+        if not isinstance(token, RefreshView):
+            payload["jti"] = row.jti
+        if row.account is not None and owner is not None:
+            payload["sub"] = subject_for(row.account, owner)
+            payload["auth_time"] = row.auth_time
+            if row.acr:
+                payload["acr"] = row.acr
+        else:
+            payload["sub"] = row.client_id
+        if not payload["active"]:
+            return {"active": False}
+        return payload
