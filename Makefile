@@ -22,7 +22,7 @@ test: $(STAMP)
 
 # re-extract the messages after changing user-facing strings, then translate the .po files
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -o idp/translations/messages.pot idp
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o idp/translations/messages.pot .
 	$(BIN)/pybabel update -i idp/translations/messages.pot -d idp/translations --no-fuzzy-matching
 	$(BIN)/pybabel compile -d idp/translations
 

@@ -7,8 +7,13 @@ from pathlib import Path
 
 from flask import Flask, g, request, session
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from limits.storage import storage_from_string
+from limits.strategies import FixedWindowRateLimiter
 from flask_wtf.csrf import CSRFProtect
 
+from .auth.limits import AbuseLimits, LimitSettings  # also registers the panjereh+kv:// limits storage
 from .config import INSTANCE_DIR, Settings, load_secret_key
 from .db import db, migrate
 from .services import Services
@@ -54,6 +59,14 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     services = Services.build(settings)
     app.extensions["panjereh"] = services
+    limits_storage = settings.redis_url or "panjereh+kv://"
+    limiter = Limiter(get_remote_address, app=app, enabled=settings.rate_limits, headers_enabled=True,
+                      storage_uri=limits_storage, strategy="fixed-window", key_prefix="panjereh")
+    services.limiter = limiter  # Flask-Limiter holds only weak references to itself
+    counter = FixedWindowRateLimiter(storage_from_string(limits_storage))
+    services.limits = AbuseLimits(counter, services.store, LimitSettings(
+        settings.limit_national_id, settings.limit_mobile, settings.limit_mobile_daily, settings.limit_ip_range,
+        settings.lockout_after, settings.lockout_window, settings.lockout_for), enabled=settings.rate_limits)
     app.session_interface = ServerSessionInterface(
         services.store, app.config["SESSION_COOKIE_NAME"], settings.session_absolute_timeout)
 
@@ -77,6 +90,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     from .views import register_views
 
     register_views(app)
+    # per-IP limits on the steps that send or check codes (POST only)
+    for endpoint, limit in (("interaction.identify", settings.limit_login_ip),
+                            ("interaction.resend", settings.limit_login_ip),
+                            ("interaction.verify", settings.limit_verify_ip)):
+        app.view_functions[endpoint] = limiter.limit(limit, methods=["POST"])(app.view_functions[endpoint])
     if not settings.rate_limits:
         log.warning("IDP_RATE_LIMITS=off: abuse rate limits are disabled (per-challenge limits still apply)")
     return app

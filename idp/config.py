@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from limits import parse as parse_limit
+
 INSTANCE_DIR = Path(os.environ.get("IDP_INSTANCE_DIR", "instance"))
 
 
@@ -45,7 +47,27 @@ class Settings:
     sms_echo: bool = False
     registry_backend: str = "database"
     ownership_backend: str = "registry"
+    # the http backends of the civil registry and mobile-ownership ports
+    registry_url: str = ""
+    registry_token: str = ""
+    ownership_url: str = ""
+    ownership_token: str = ""
+    adapter_timeout: float = 3.0
+    adapter_retries: int = 2
+    adapter_breaker_threshold: int = 5
+    adapter_breaker_cooldown: float = 30.0
+    registry_cache_ttl: float = 60.0
     rate_limits: bool = True
+    # abuse limits (Flask-Limiter syntax), see idp/auth/limits.py
+    limit_login_ip: str = "20 per 10 minutes"
+    limit_verify_ip: str = "60 per 10 minutes"
+    limit_ip_range: str = "200 per hour"
+    limit_national_id: str = "5 per 15 minutes"
+    limit_mobile: str = "5 per 15 minutes"
+    limit_mobile_daily: str = "10 per day"
+    lockout_after: int = 3
+    lockout_window: int = 3600
+    lockout_for: int = 1800
     # one-time codes
     otp_ttl: int = 120
     otp_max_attempts: int = 5
@@ -98,10 +120,35 @@ class Settings:
             raise ConfigError("IDP_SMS_BACKEND must be 'outbox' or 'http'")
         if self.sms_backend == "http" and not self.sms_gateway_url:
             raise ConfigError("IDP_SMS_BACKEND=http needs IDP_SMS_GATEWAY_URL")
-        if self.registry_backend not in {"database"}:
-            raise ConfigError("IDP_REGISTRY_BACKEND must be 'database'")
-        if self.ownership_backend not in {"registry"}:
-            raise ConfigError("IDP_OWNERSHIP_BACKEND must be 'registry'")
+        if self.registry_backend not in {"database", "http"}:
+            raise ConfigError("IDP_REGISTRY_BACKEND must be 'database' or 'http'")
+        if self.ownership_backend not in {"registry", "http"}:
+            raise ConfigError("IDP_OWNERSHIP_BACKEND must be 'registry' or 'http'")
+        if self.registry_backend == "http" and not self.registry_url:
+            raise ConfigError("IDP_REGISTRY_BACKEND=http needs IDP_REGISTRY_URL")
+        if self.ownership_backend == "http" and not self.ownership_url:
+            raise ConfigError("IDP_OWNERSHIP_BACKEND=http needs IDP_OWNERSHIP_URL")
+        for name in ("registry_url", "ownership_url"):
+            url = urlsplit(getattr(self, name))
+            if getattr(self, name) and (url.scheme not in {"http", "https"} or not url.netloc
+                                        or url.query or url.fragment):
+                raise ConfigError(f"IDP_{name.upper()} must be an http(s) URL without query or fragment")
+        if self.adapter_timeout <= 0:
+            raise ConfigError("IDP_ADAPTER_TIMEOUT must be positive")
+        if not 0 <= self.adapter_retries <= 10:
+            raise ConfigError("IDP_ADAPTER_RETRIES must be between 0 and 10")
+        if self.adapter_breaker_threshold < 1:
+            raise ConfigError("IDP_ADAPTER_BREAKER_THRESHOLD must be at least 1")
+        if self.adapter_breaker_cooldown <= 0:
+            raise ConfigError("IDP_ADAPTER_BREAKER_COOLDOWN must be positive")
+        if self.registry_cache_ttl < 0:
+            raise ConfigError("IDP_REGISTRY_CACHE_TTL must be zero (no cache) or positive")
+        for name in ("limit_login_ip", "limit_verify_ip", "limit_ip_range", "limit_national_id",
+                     "limit_mobile", "limit_mobile_daily"):
+            try:
+                parse_limit(getattr(self, name))
+            except ValueError:
+                raise ConfigError(f"IDP_{name.upper()}: not a limit like '5 per 15 minutes'") from None
         if self.default_locale not in {"fa", "en"}:
             raise ConfigError("IDP_DEFAULT_LOCALE must be 'fa' or 'en'")
         for name in ("otp_ttl", "otp_max_attempts", "session_idle_timeout",

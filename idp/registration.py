@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from .db import db
+from .interaction.levels import ACR_VALUES
 from .models import Agency, Client
 from .models.clients import CLIENT_SECRET
 from .security import keyed_hash, random_token
@@ -42,6 +43,8 @@ class ClientRequest:
     client_uri: str | None = None
     id_token_signed_response_alg: str = "RS256"
     client_id: str | None = None
+    require_par: bool = False
+    default_acr_values: list[str] = field(default_factory=list)
 
 
 def check_uri(uri: str, what: str) -> str:
@@ -84,6 +87,9 @@ def validate(req: ClientRequest) -> None:
         check_uri(uri, "post-logout redirect URI")
     for uri in filter(None, (req.jwks_uri, req.backchannel_logout_uri, req.client_uri)):
         check_uri(uri, "URI")
+    for acr in req.default_acr_values:
+        if acr not in ACR_VALUES:
+            raise RegistrationError(f"unknown level of assurance {acr!r}; use one of {', '.join(ACR_VALUES)}")
     for scope in req.scope.split():
         if not SCOPE_TOKEN.match(scope):
             raise RegistrationError(f"invalid scope {scope!r}")
@@ -120,6 +126,8 @@ def register(req: ClientRequest) -> tuple[Client, str | None]:
         backchannel_logout_uri=req.backchannel_logout_uri,
         id_token_signed_response_alg=req.id_token_signed_response_alg,
         client_uri=req.client_uri,
+        require_par=req.require_par,
+        default_acr_values=list(req.default_acr_values) or None,
     )
     db.session.add(client)
     db.session.commit()
@@ -146,7 +154,13 @@ def describe(client: Client, secret: str | None) -> dict:
         "subject_type": client.subject_type,
         "id_token_signed_response_alg": client.id_token_signed_response_alg,
         "agency": client.agency.slug,
+        "require_pushed_authorization_requests": client.require_par,
     }
+    if client.backchannel_logout_uri:
+        data["backchannel_logout_uri"] = client.backchannel_logout_uri
+        data["backchannel_logout_session_required"] = True
+    if client.default_acr_values:
+        data["default_acr_values"] = client.default_acr_values
     if secret:
         data["client_secret"] = secret
     return data

@@ -28,6 +28,8 @@ class Services:
     sessions: SessionService
     interactions: Interactions
     server: object = None  # the authorization server, attached by the app factory
+    limits: object = None  # the abuse limits, attached by the app factory (they need Flask-Limiter)
+    limiter: object = None
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":

@@ -48,6 +48,7 @@ def settings(tmp_path, database_url):
         keys_dir=str(tmp_path / "keys"),
         sms_outbox=str(tmp_path / "outbox.jsonl"),
         secret_key="test-secret-key-for-hmacs-only",
+        rate_limits=False,  # as automated environments run it; tests of the limits turn them on
         testing=True,
     )
 

@@ -8,6 +8,7 @@ live here. ``sql`` (the embedded default) keeps them in the database;
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from typing import Protocol
 
@@ -27,7 +28,9 @@ class KeyValueStore(Protocol):
     def put(self, key: str, value: dict, ttl: int) -> None: ...
     def add(self, key: str, value: dict, ttl: int) -> bool: ...
     def delete(self, key: str) -> bool: ...
-    def incr(self, key: str, ttl: int) -> int: ...
+    def incr(self, key: str, ttl: int, amount: int = 1) -> int: ...
+    def count(self, key: str) -> int: ...
+    def expires_at(self, key: str) -> float | None: ...
 
 
 class SqlStore:
@@ -66,21 +69,31 @@ class SqlStore:
         db.session.commit()
         return result.rowcount > 0
 
-    def incr(self, key, ttl):
+    def incr(self, key, ttl, amount=1):
         self._sweep(key)
         for _ in range(3):
             row = db.session.execute(
                 select(KVEntry).where(KVEntry.key == key).with_for_update()
             ).scalar_one_or_none()
             if row is None:
-                if self.add(key, {"n": 1}, ttl):
-                    return 1
+                if self.add(key, {"n": amount}, ttl):
+                    return amount
                 continue
-            count = json.loads(row.value)["n"] + 1
+            count = json.loads(row.value)["n"] + amount
             row.value = json.dumps({"n": count}).encode()
             db.session.commit()
             return count
         raise StoreUnavailable("counter contention")
+
+    def count(self, key):
+        value = self.get(key)
+        return value["n"] if value else 0
+
+    def expires_at(self, key):
+        row = db.session.get(KVEntry, key)
+        if row is None or row.expires_at <= utcnow():
+            return None
+        return row.expires_at.timestamp()
 
     def _sweep(self, key):
         db.session.execute(delete(KVEntry).where(KVEntry.key == key, KVEntry.expires_at <= utcnow()))
@@ -113,13 +126,21 @@ class RedisStore:
     def delete(self, key):
         return self._call(self._redis.delete, self._prefix + key) > 0
 
-    def incr(self, key, ttl):
+    def incr(self, key, ttl, amount=1):
         def run():
             pipe = self._redis.pipeline()
-            pipe.incr(self._prefix + key)
+            pipe.incrby(self._prefix + key, amount)
             pipe.expire(self._prefix + key, ttl, nx=True)
             return pipe.execute()[0]
         return self._call(run)
+
+    def count(self, key):
+        raw = self._call(self._redis.get, self._prefix + key)
+        return int(raw) if raw is not None else 0
+
+    def expires_at(self, key):
+        ttl = self._call(self._redis.pttl, self._prefix + key)
+        return None if ttl is None or ttl < 0 else time.time() + ttl / 1000
 
 
 def create_store(redis_url: str) -> KeyValueStore:

@@ -14,16 +14,20 @@ from ..models import Account
 @dataclass(frozen=True)
 class Identification:
     matched: bool
+    live: bool  # both ports answered live at this call (loa2 needs it; a cached answer allows loa1)
 
 
 def identify(registry: CivilRegistry, ownership: MobileOwnership, national_id: str, mobile: str) -> Identification:
-    """Whether the mobile is the one registered to the national ID.
+    """Whether the mobile is the one registered to the national ID, and whether that was
+    established live.
 
-    Raises RegistryUnavailable when either port cannot answer (fail closed)."""
-    person = registry.find(national_id)
-    if person is None:
-        return Identification(False)
-    return Identification(ownership.owns(national_id, mobile))
+    Raises RegistryUnavailable when either port has neither a live nor a recent answer
+    (fail closed)."""
+    found = registry.lookup(national_id)
+    if found.person is None:
+        return Identification(False, found.live)
+    verdict = ownership.verify(national_id, mobile)
+    return Identification(verdict.owner, found.live and verdict.live)
 
 
 def account_for(national_id: str) -> Account:

@@ -85,9 +85,9 @@ class OtpService:
         challenge = Challenge(random_token(24), national_id, mobile, matched, None, now + self.ttl, now, 0)
         return self._send(challenge, render, now)
 
-    def resend(self, challenge: Challenge, render) -> tuple[Challenge, bool | None]:
+    def resend(self, challenge: Challenge, render, wait: int | None = None) -> tuple[Challenge, bool | None]:
         now = time.time()
-        if challenge.resend_in(self.resend_after, now):
+        if challenge.resend_in(self.resend_after if wait is None else wait, now):
             raise ValueError("resend not allowed yet")
         return self._send(challenge, render, now)
 

@@ -6,9 +6,16 @@ from flask import Flask, request
 from flask_babel import get_locale
 
 from ..audit import Origin
+from ..text import to_persian_digits
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self' http: https:; base-uri 'none'")
+
+
+def local_digits(value) -> str:
+    """Numbers as the citizen reads them: Persian digits on Persian pages."""
+    text = str(value)
+    return to_persian_digits(text) if str(get_locale() or "fa") == "fa" else text
 
 
 def origin() -> Origin:
@@ -20,6 +27,8 @@ def register_views(app: Flask) -> None:
 
     for module in (oauth, interaction, pages, errors):
         module.init_app(app)
+
+    app.add_template_filter(local_digits, "digits")
 
     @app.context_processor
     def locale_globals():

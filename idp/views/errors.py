@@ -18,6 +18,22 @@ def init_app(app):
         return render_error(_("This page has expired"),
                             _("For your security the form expired. Go back, reload the page and try again."), 400)
 
+    @app.errorhandler(400)
+    def bad_request(error):
+        return render_error(_("This request cannot be processed"),
+                            _("The page received a request it cannot use. Go back and try again."), 400)
+
+    @app.errorhandler(403)
+    def forbidden(error):
+        return render_error(_("Not allowed"), _("You are not allowed to open this page."), 403)
+
+    @app.errorhandler(429)
+    def too_many(error):
+        response = render_error(_("Too many attempts"),
+                                _("Too many requests came from your connection. Please wait a few minutes and try again."),
+                                429)
+        return response
+
     @app.errorhandler(404)
     def not_found(error):
         if request.accept_mimetypes.best == "application/json":
@@ -26,11 +42,13 @@ def init_app(app):
 
     @app.errorhandler(405)
     def method_not_allowed(error):
-        return render_error(_("Not allowed"), _("This address does not accept that request."), 405)
+        return render_error(_("This request cannot be processed"),
+                            _("This address cannot be used that way. Go back and try again."), 405)
 
     @app.errorhandler(413)
     def too_large(error):
-        return render_error(_("Request too large"), _("The request is too large."), 413)
+        return render_error(_("Request too large"),
+                            _("What was sent is larger than this page accepts. Go back and try again."), 413)
 
     @app.errorhandler(RegistryUnavailable)
     @app.errorhandler(StoreUnavailable)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from functools import wraps
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ..audit import Event, record
 from ..auth.citizens import account_for, identify
+from ..auth.limits import Limited
 from ..auth.otp import Outcome
 from ..db import db
 from ..forms import DecisionForm, IdentifyForm, OtpForm, ResendForm
@@ -20,7 +22,7 @@ from ..oauth.claims import claims_listed
 from ..services import services
 from ..text import mask_mobile
 from ..web_session import rotate
-from . import origin
+from . import local_digits, origin
 from .errors import render_error
 from .oauth import authorize_flow, current_end_user, deny_flow
 
@@ -77,6 +79,14 @@ def identify_view(interaction, client):
     if form.validate_on_submit():
         svc = services()
         national_id, mobile = form.national_id.data, form.mobile.data
+        try:
+            svc.limits.before_sending(national_id, mobile, request.remote_addr)
+        except Limited as limited:
+            record(Event.LOCKED_OUT if limited.reason == "lockout" else Event.RATE_LIMITED, "refused",
+                   origin=origin(), national_id=national_id, client_id=client.client_id, limit=limited.reason)
+            form.national_id.errors.append(limited_message(limited))
+            return render_template("login/identify.html", form=form, client=client, interaction=interaction,
+                                   abort_form=DecisionForm()), 429
         result = identify(svc.registry, svc.ownership, national_id, mobile)
         challenge, delivered = svc.otp.issue(national_id, mobile, result.matched, sms_text)
         event = Event.OTP_NOT_SENT if delivered is None else (Event.OTP_SENT if delivered else Event.OTP_SEND_FAILED)
@@ -105,16 +115,21 @@ def verify(interaction, client):
         record(Event.OTP_FAILED, result.outcome.value, origin=origin(), national_id=challenge.national_id,
                client_id=client.client_id)
         if result.outcome is Outcome.WRONG:
-            form.otp.errors.append(_("That code is not right. Tries left: %(left)s", left=result.attempts_left))
+            form.otp.errors.append(ngettext("That code is incorrect. You have %(num)s more try.",
+                                            "That code is incorrect. You have %(num)s more tries.",
+                                            result.attempts_left, num=local_digits(result.attempts_left)))
         elif result.outcome is Outcome.EXPIRED:
             form.otp.errors.append(_("The code has expired. Ask for a new one."))
         else:
             record(Event.OTP_EXHAUSTED, "fail", origin=origin(), national_id=challenge.national_id,
                    client_id=client.client_id)
+            if svc.limits.challenge_failed(challenge.national_id):
+                record(Event.LOCKED_OUT, "locked", origin=origin(), national_id=challenge.national_id,
+                       client_id=client.client_id)
             return restart(interaction, _("Too many wrong codes. Please start again."))
     return render_template("login/verify.html", form=form, client=client, interaction=interaction,
                            masked_mobile=mask_mobile(challenge.mobile),
-                           resend_in=challenge.resend_in(svc.settings.otp_resend_after),
+                           resend_in=challenge.resend_in(resend_wait(challenge)),
                            resend_form=ResendForm(), ttl_minutes=max(1, svc.settings.otp_ttl // 60))
 
 
@@ -127,16 +142,39 @@ def resend(interaction, client):
         return restart(interaction, _("The code has expired. Please start again."))
     if not ResendForm().validate_on_submit():
         abort(400)
-    wait = challenge.resend_in(svc.settings.otp_resend_after)
+    wait = challenge.resend_in(resend_wait(challenge))
     if wait:
-        flash(_("You can ask for a new code in %(seconds)s seconds.", seconds=wait), "error")
+        flash(ngettext("You can ask for a new code in %(num)s second.", "You can ask for a new code in %(num)s seconds.",
+                       wait, num=local_digits(wait)), "error")
+        return redirect(url_for("interaction.verify", iid=interaction.id))
+    try:
+        svc.limits.before_sending(challenge.national_id, challenge.mobile, request.remote_addr)
+    except Limited as limited:
+        record(Event.RATE_LIMITED, "refused", origin=origin(), national_id=challenge.national_id,
+               client_id=client.client_id, limit=limited.reason, resend=True)
+        flash(limited_message(limited), "error")
     else:
-        _challenge, delivered = svc.otp.resend(challenge, sms_text)
+        _challenge, delivered = svc.otp.resend(challenge, sms_text, resend_wait(challenge))
         if delivered is not None:
             record(Event.OTP_SENT if delivered else Event.OTP_SEND_FAILED, "ok" if delivered else "fail",
                    origin=origin(), national_id=challenge.national_id, client_id=client.client_id, resend=True)
         flash(_("If this mobile number belongs to this national ID, a new code has been sent."), "info")
     return redirect(url_for("interaction.verify", iid=interaction.id))
+
+
+def resend_wait(challenge) -> int:
+    svc = services()
+    return svc.limits.resend_wait(svc.settings.otp_resend_after, challenge.sends)
+
+
+def limited_message(limited: Limited) -> str:
+    minutes = max(1, -(-limited.retry_after // 60))
+    if limited.reason == "lockout":
+        return ngettext("Too many failed attempts for this national ID. Try again in %(num)s minute.",
+                        "Too many failed attempts for this national ID. Try again in %(num)s minutes.",
+                        minutes, num=local_digits(minutes))
+    return ngettext("Too many codes were requested. Try again in %(num)s minute.",
+                    "Too many codes were requested. Try again in %(num)s minutes.", minutes, num=local_digits(minutes))
 
 
 def restart(interaction, message):
