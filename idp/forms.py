@@ -44,6 +44,24 @@ class OtpForm(FlaskForm):
             raise ValidationError(_l("The code has 6 digits."))
 
 
+class FactorForm(FlaskForm):
+    """The code from the authenticator app, or a recovery code instead."""
+
+    otp = StringField(_l("Code from your authenticator app"), filters=[_strip])
+    recovery_code = StringField(_l("Or a recovery code"), filters=[_strip])
+
+    def validate(self, extra_validators=None):
+        if not super().validate(extra_validators):
+            return False
+        if not self.otp.data and not self.recovery_code.data:
+            self.otp.errors.append(_l("Enter the 6-digit code from your authenticator app."))
+            return False
+        if self.otp.data and not (len(self.otp.data) == 6 and self.otp.data.isascii() and self.otp.data.isdigit()):
+            self.otp.errors.append(_l("The code has 6 digits."))
+            return False
+        return True
+
+
 class DecisionForm(FlaskForm):
     """A form whose submit buttons are named ``decision``; ``choices`` are their values."""
 

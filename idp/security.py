@@ -8,6 +8,7 @@ anyone who steals the database without the key.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -40,3 +41,19 @@ def random_token(nbytes: int = 32) -> str:
 
 def numeric_code(digits: int = 6) -> str:
     return f"{secrets.randbelow(10 ** digits):0{digits}d}"
+
+
+def _fernet(purpose: str):
+    from cryptography.fernet import Fernet
+
+    key = _derived_key(current_app.config["SECRET_KEY"], "encrypt:" + purpose)
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def encrypt(purpose: str, plaintext: str) -> bytes:
+    """Authenticated encryption (Fernet) under a key derived for ``purpose``."""
+    return _fernet(purpose).encrypt(plaintext.encode())
+
+
+def decrypt(purpose: str, token: bytes) -> str:
+    return _fernet(purpose).decrypt(token).decode()

@@ -28,6 +28,11 @@ class SessionService:
         db.session.commit()
         return login
 
+    def step_up(self, login: LoginSession, acr: str, amr) -> None:
+        """A second factor raised the session's level: new acr, amr and auth_time."""
+        login.acr, login.amr, login.auth_time = acr, list(amr), utcnow()
+        db.session.commit()
+
     def current(self, sid: str | None) -> LoginSession | None:
         """The live session with this id; touches it (idle timeout) at most once a minute."""
         if not sid:

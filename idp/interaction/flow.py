@@ -15,13 +15,15 @@ from ..security import random_token
 
 IDENTIFY = "identify"  # waiting for national ID and mobile
 VERIFY = "verify"      # a challenge was issued; waiting for the code
+FACTOR = "factor"      # signed in; waiting for the second factor (step-up to loa3)
 CONSENT = "consent"    # signed in; waiting for the citizen's decision
 DONE = "done"
 
 TRANSITIONS = {
-    IDENTIFY: {VERIFY, CONSENT, DONE},
-    VERIFY: {IDENTIFY, CONSENT, DONE},
-    CONSENT: {DONE, IDENTIFY},
+    IDENTIFY: {VERIFY, FACTOR, CONSENT, DONE},
+    VERIFY: {IDENTIFY, FACTOR, CONSENT, DONE},
+    FACTOR: {IDENTIFY, CONSENT, DONE},
+    CONSENT: {IDENTIFY, FACTOR, DONE},
     DONE: set(),
 }
 
@@ -41,6 +43,9 @@ class Interaction:
     challenge_id: str | None = None
     logged_in_at: float | None = None  # a login completed inside this interaction
     consented_at: float | None = None  # the citizen allowed the request inside this interaction
+    identified_live: bool = False  # registry and ownership answered live at this login (loa2)
+    return_to: str | None = None   # account flows (no client): where to go once signed in
+    required_acr: str | None = None  # account flows: the level the page needs
 
     @property
     def param(self):
@@ -65,8 +70,8 @@ class Interactions:
         self.store = store
         self.ttl = ttl
 
-    def start(self, params, client_id, reasons) -> Interaction:
-        interaction = Interaction(random_token(24), params, client_id, reasons=list(reasons))
+    def start(self, params, client_id, reasons, **extra) -> Interaction:
+        interaction = Interaction(random_token(24), params, client_id, reasons=list(reasons), **extra)
         self.save(interaction)
         return interaction
 

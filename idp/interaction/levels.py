@@ -11,15 +11,16 @@ LOA3 = "urn:panjereh:loa:3"  # loa2 plus an independent second factor (authentic
 ACR_VALUES = (LOA1, LOA2, LOA3)
 RANK = {value: rank for rank, value in enumerate(ACR_VALUES, start=1)}
 
-AMR_SMS = ("sms", "otp")
+AMR_SMS = ("sms",)
+AMR_MFA = ("sms", "otp", "mfa")  # SMS code and an authenticator app
 
 
 def rank(acr: str | None) -> int:
     return RANK.get(acr or "", 0)
 
 
-#: the highest level a sign-in can reach today
-ACHIEVABLE = LOA1
+#: the highest level a sign-in can reach
+ACHIEVABLE = LOA3
 
 
 def requested_acr(params: dict, claims_request: dict | None, client_default: list | None) -> tuple[str | None, bool]:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+import jdatetime
 from flask import Flask, request
 from flask_babel import get_locale
 
 from ..audit import Origin
 from ..text import to_persian_digits
 
+TEHRAN = ZoneInfo("Asia/Tehran")
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self' http: https:; base-uri 'none'")
 
@@ -18,17 +22,26 @@ def local_digits(value) -> str:
     return to_persian_digits(text) if str(get_locale() or "fa") == "fa" else text
 
 
+def local_datetime(value) -> str:
+    """A UTC timestamp as the citizen reads it: Solar Hijri in Persian, Gregorian in English (Tehran time)."""
+    moment = value.astimezone(TEHRAN)
+    if str(get_locale() or "fa") == "fa":
+        return to_persian_digits(jdatetime.datetime.fromgregorian(datetime=moment).strftime("%Y/%m/%d %H:%M"))
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
 def origin() -> Origin:
     return Origin(ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
 
 
 def register_views(app: Flask) -> None:
-    from . import errors, interaction, oauth, pages
+    from . import account, errors, interaction, oauth, pages
 
-    for module in (oauth, interaction, pages, errors):
+    for module in (oauth, interaction, account, pages, errors):
         module.init_app(app)
 
     app.add_template_filter(local_digits, "digits")
+    app.add_template_filter(local_datetime, "datetime")
 
     @app.context_processor
     def locale_globals():

@@ -14,9 +14,10 @@ from ..auth.citizens import account_for, identify
 from ..auth.limits import Limited
 from ..auth.otp import Outcome
 from ..db import db
-from ..forms import DecisionForm, IdentifyForm, OtpForm, ResendForm
-from ..interaction.flow import CONSENT, IDENTIFY, VERIFY, InteractionError
-from ..interaction.levels import AMR_SMS, LOA1
+from ..auth import totp
+from ..forms import DecisionForm, FactorForm, IdentifyForm, OtpForm, ResendForm
+from ..interaction.flow import CONSENT, FACTOR, IDENTIFY, VERIFY, InteractionError
+from ..interaction.levels import AMR_MFA, AMR_SMS, LOA1, LOA2, LOA3, rank
 from ..models import Client, Consent
 from ..oauth.claims import claims_listed
 from ..services import services
@@ -46,9 +47,12 @@ def with_interaction(*states):
             except InteractionError:
                 return expired()
             g.ui_locale = _ui_locale(interaction)
-            client = db.session.execute(db.select(Client).filter_by(client_id=interaction.client_id)).scalar_one_or_none()
-            if client is None or not client.is_active:
-                return expired()
+            client = None  # an account flow signs in to Panjereh itself
+            if interaction.client_id:
+                client = db.session.execute(
+                    db.select(Client).filter_by(client_id=interaction.client_id)).scalar_one_or_none()
+                if client is None or not client.is_active:
+                    return expired()
             return view(interaction, client, **kwargs)
         return wrapped
     return decorator
@@ -83,15 +87,16 @@ def identify_view(interaction, client):
             svc.limits.before_sending(national_id, mobile, request.remote_addr)
         except Limited as limited:
             record(Event.LOCKED_OUT if limited.reason == "lockout" else Event.RATE_LIMITED, "refused",
-                   origin=origin(), national_id=national_id, client_id=client.client_id, limit=limited.reason)
+                   origin=origin(), national_id=national_id, client_id=client_id(client), limit=limited.reason)
             form.national_id.errors.append(limited_message(limited))
             return render_template("login/identify.html", form=form, client=client, interaction=interaction,
                                    abort_form=DecisionForm()), 429
         result = identify(svc.registry, svc.ownership, national_id, mobile)
+        interaction.identified_live = getattr(result, "live", True)
         challenge, delivered = svc.otp.issue(national_id, mobile, result.matched, sms_text)
         event = Event.OTP_NOT_SENT if delivered is None else (Event.OTP_SENT if delivered else Event.OTP_SEND_FAILED)
         record(event, "ok" if delivered else "fail", origin=origin(), national_id=national_id,
-               client_id=client.client_id)
+               client_id=client_id(client))
         interaction.challenge_id = challenge.id
         interaction.move(VERIFY)
         svc.interactions.save(interaction)
@@ -113,7 +118,7 @@ def verify(interaction, client):
         if result.outcome is Outcome.OK:
             return signed_in(interaction, client, challenge)
         record(Event.OTP_FAILED, result.outcome.value, origin=origin(), national_id=challenge.national_id,
-               client_id=client.client_id)
+               client_id=client_id(client))
         if result.outcome is Outcome.WRONG:
             form.otp.errors.append(ngettext("That code is incorrect. You have %(num)s more try.",
                                             "That code is incorrect. You have %(num)s more tries.",
@@ -122,10 +127,10 @@ def verify(interaction, client):
             form.otp.errors.append(_("The code has expired. Ask for a new one."))
         else:
             record(Event.OTP_EXHAUSTED, "fail", origin=origin(), national_id=challenge.national_id,
-                   client_id=client.client_id)
+                   client_id=client_id(client))
             if svc.limits.challenge_failed(challenge.national_id):
                 record(Event.LOCKED_OUT, "locked", origin=origin(), national_id=challenge.national_id,
-                       client_id=client.client_id)
+                       client_id=client_id(client))
             return restart(interaction, _("Too many wrong codes. Please start again."))
     return render_template("login/verify.html", form=form, client=client, interaction=interaction,
                            masked_mobile=mask_mobile(challenge.mobile),
@@ -151,13 +156,13 @@ def resend(interaction, client):
         svc.limits.before_sending(challenge.national_id, challenge.mobile, request.remote_addr)
     except Limited as limited:
         record(Event.RATE_LIMITED, "refused", origin=origin(), national_id=challenge.national_id,
-               client_id=client.client_id, limit=limited.reason, resend=True)
+               client_id=client_id(client), limit=limited.reason, resend=True)
         flash(limited_message(limited), "error")
     else:
         _challenge, delivered = svc.otp.resend(challenge, sms_text, resend_wait(challenge))
         if delivered is not None:
             record(Event.OTP_SENT if delivered else Event.OTP_SEND_FAILED, "ok" if delivered else "fail",
-                   origin=origin(), national_id=challenge.national_id, client_id=client.client_id, resend=True)
+                   origin=origin(), national_id=challenge.national_id, client_id=client_id(client), resend=True)
         flash(_("If this mobile number belongs to this national ID, a new code has been sent."), "info")
     return redirect(url_for("interaction.verify", iid=interaction.id))
 
@@ -190,14 +195,68 @@ def signed_in(interaction, client, challenge):
     previous = svc.sessions.current(session.get("sid"))
     if previous is not None:
         svc.sessions.end(previous)
-    login = svc.sessions.start(account, LOA1, AMR_SMS, *origin_pair())
+    acr = LOA2 if interaction.identified_live else LOA1  # a cached registry answer is only loa1
+    login = svc.sessions.start(account, acr, AMR_SMS, *origin_pair())
     rotate(session)  # a new browser-session id at sign-in (no fixation)
     session["sid"] = login.sid
     interaction.logged_in_at = time.time()
     svc.interactions.save(interaction)
-    record(Event.LOGIN_SUCCEEDED, origin=origin(), account_id=account.id, client_id=client.client_id,
-           acr=LOA1, amr=list(AMR_SMS))
-    return authorize_flow(interaction.params, interaction)
+    record(Event.LOGIN_SUCCEEDED, origin=origin(), account_id=account.id, client_id=client_id(client),
+           acr=acr, amr=list(AMR_SMS))
+    return resume(interaction)
+
+
+def resume(interaction):
+    """Back to where the sign-in was needed: the authorization request, or an account page."""
+    if interaction.client_id:
+        return authorize_flow(interaction.params, interaction)
+    svc = services()
+    login = svc.sessions.current(session.get("sid"))
+    if login is None:
+        return restart(interaction, _("Please sign in again."))
+    if interaction.required_acr and rank(login.acr) < rank(interaction.required_acr):
+        if interaction.state != FACTOR:
+            interaction.move(FACTOR)
+            svc.interactions.save(interaction)
+        return redirect(url_for("interaction.factor", iid=interaction.id))
+    svc.interactions.finish(interaction)
+    return redirect(interaction.return_to or url_for("account.overview"))
+
+
+def client_id(client):
+    return client.client_id if client is not None else None
+
+
+@bp.route("/<iid>/factor", methods=["GET", "POST"])
+@with_interaction(FACTOR)
+def factor(interaction, client):
+    """Step-up to loa3: only the missing factor, the SMS sign-in stands."""
+    svc = services()
+    login = svc.sessions.current(session.get("sid"))
+    if login is None:
+        return restart(interaction, _("Please sign in again."))
+    form = FactorForm()
+    if form.validate_on_submit():
+        account = login.account
+        if form.otp.data:
+            ok, method = totp.verify(account, form.otp.data), "totp"
+        else:
+            ok, method = totp.use_recovery_code(account, form.recovery_code.data), "recovery_code"
+        if ok:
+            svc.sessions.step_up(login, LOA3, AMR_MFA)
+            interaction.logged_in_at = time.time()
+            svc.interactions.save(interaction)
+            if method == "recovery_code":
+                record(Event.RECOVERY_CODE_USED, origin=origin(), account_id=account.id, client_id=client_id(client))
+            record(Event.LEVEL_REACHED, origin=origin(), account_id=account.id, client_id=client_id(client),
+                   acr=LOA3, amr=list(AMR_MFA), method=method)
+            return resume(interaction)
+        record(Event.FACTOR_FAILED, "fail", origin=origin(), account_id=account.id, client_id=client_id(client),
+               method=method)
+        target = form.otp if form.otp.data else form.recovery_code
+        target.errors.append(_("That code is not valid. Codes from the app change every 30 seconds and work once."))
+    return render_template("login/factor.html", form=form, client=client, interaction=interaction,
+                           abort_form=DecisionForm())
 
 
 def origin_pair():
@@ -230,10 +289,13 @@ def consent(interaction, client):
 
 
 @bp.post("/<iid>/abort")
-@with_interaction(IDENTIFY, VERIFY, CONSENT)
+@with_interaction(IDENTIFY, VERIFY, FACTOR, CONSENT)
 def abort_login(interaction, client):
     if not DecisionForm().validate_on_submit():
         abort(400)
+    if client is None:  # an account flow: nothing to tell a service
+        services().interactions.finish(interaction)
+        return redirect(url_for("pages.home"))
     return deny_flow(interaction)
 
 

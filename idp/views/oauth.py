@@ -20,7 +20,8 @@ from ..interaction.flow import Interaction
 from ..interaction.policy import Context, decide
 from ..models import Consent
 from ..oauth import InvalidRequestError, OAuth2Error
-from ..interaction.levels import achievable, requested_acr
+from ..auth import totp
+from ..interaction.levels import LOA2, achievable, rank, requested_acr
 from ..oauth.claims import EndUser, subject_for
 from ..oauth.discovery import provider_metadata
 from ..oauth.requests import PAR_TTL, parse_claims_request, resolve_request, unpack_request_object
@@ -206,10 +207,31 @@ def start_interaction(params, client, decision, interaction):
     else:
         interaction.reasons = list(decision.reasons)
     target = "consent" if decision.prompt.name == "consent" else "identify"
+    if decision.reasons == ("acr",):
+        # signed in, but below the level the service needs: ask only for what is missing
+        user = current_end_user()
+        if rank(user.acr) >= rank(LOA2) and totp.active_authenticator(user.account) is not None:
+            target = "factor"
+        elif interaction.logged_in_at is not None or rank(user.acr) >= rank(LOA2):
+            # a fresh sign-in did not reach it, or no second factor is enrolled: it cannot be met
+            interactions.finish(interaction)
+            return unmet_requirements(interaction.params)
     if interaction.state != target:
         interaction.move(target)
     interactions.save(interaction)
     return redirect(url_for(f"interaction.{target}", iid=interaction.id))
+
+
+def unmet_requirements(params):
+    server = services().server
+    try:
+        grant = server.get_consent_grant(params, end_user=current_end_user())
+    except OAuth2Error as error:
+        return authorization_error(error, params)
+    flat = {k: v[0] for k, v in params.items() if v}
+    return authorization_error(OAuth2Error(error="unmet_authentication_requirements",
+                                           description="The requested level of assurance cannot be met.",
+                                           redirect_uri=grant.redirect_uri, state=flat.get("state")), params)
 
 
 def authorization_error(error: OAuth2Error, params: dict | None = None):
