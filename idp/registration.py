@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -39,6 +40,8 @@ class ClientRequest:
     subject_type: str = "pairwise"
     backchannel_logout_uri: str | None = None
     agency: str = "default"
+    agency_name_fa: str | None = None
+    agency_name_en: str | None = None
     name_fa: str | None = None
     client_uri: str | None = None
     id_token_signed_response_alg: str = "RS256"
@@ -95,12 +98,25 @@ def validate(req: ClientRequest) -> None:
             raise RegistrationError(f"invalid scope {scope!r}")
 
 
-def agency_for(name: str) -> Agency:
-    slug = re.sub(r"[^a-z0-9-]+", "-", name.strip().lower()).strip("-") or "agency"
+def agency_slug(name: str) -> str:
+    """A stable ASCII identifier for an agency name (Persian names get a digest)."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", name.strip().lower()).strip("-")
+    if slug and slug.isascii() and name.strip().isascii():
+        return slug[:64]
+    return "agency-" + hashlib.sha256(name.strip().encode()).hexdigest()[:12]
+
+
+def agency_for(name: str, name_fa: str | None = None, name_en: str | None = None) -> Agency:
+    """The agency with this name (or slug), created on first use; names given here are kept."""
+    slug = agency_slug(name)
     agency = db.session.execute(select(Agency).where(Agency.slug == slug)).scalar_one_or_none()
     if agency is None:
         agency = Agency(slug=slug, name_fa=name, name_en=name)
         db.session.add(agency)
+    if name_fa:
+        agency.name_fa = name_fa
+    if name_en:
+        agency.name_en = name_en
     return agency
 
 
@@ -113,7 +129,7 @@ def register(req: ClientRequest) -> tuple[Client, str | None]:
     client = Client(
         client_id=req.client_id or random_token(16),
         client_secret_hash=keyed_hash(CLIENT_SECRET, secret) if secret else None,
-        agency=agency_for(req.agency),
+        agency=agency_for(req.agency, req.agency_name_fa, req.agency_name_en),
         name_en=req.name, name_fa=req.name_fa or req.name,
         redirect_uris=list(req.redirect_uris),
         post_logout_redirect_uris=list(req.post_logout_redirect_uris),

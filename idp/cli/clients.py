@@ -29,6 +29,8 @@ def clients():
 @click.option("--subject-type", default="pairwise", show_default=True, type=click.Choice(["public", "pairwise"]))
 @click.option("--backchannel-logout-uri")
 @click.option("--agency", default="default", show_default=True, help="The agency that owns the service.")
+@click.option("--agency-name-fa", help="The agency's name in Persian (shown to citizens).")
+@click.option("--agency-name-en", help="The agency's name in English.")
 @click.option("--client-uri", help="The service's home page (shown in the service catalogue).")
 @click.option("--id-token-alg", default="RS256", show_default=True, type=click.Choice(["RS256", "ES256"]))
 @click.option("--client-id", help="A chosen client_id (default: random).")
@@ -36,7 +38,7 @@ def clients():
 @click.option("--default-acr", "default_acrs", multiple=True, help="Minimum level of assurance, e.g. urn:panjereh:loa:2.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (client_id, client_secret, ...).")
 def add(name, name_fa, redirect_uris, post_logout_uris, scope, grant_types, auth_method, jwks_file, jwks_uri,
-        subject_type, backchannel_logout_uri, agency, client_uri, id_token_alg, client_id, require_par, default_acrs,
+        subject_type, backchannel_logout_uri, agency, agency_name_fa, agency_name_en, client_uri, id_token_alg, client_id, require_par, default_acrs,
         as_json):
     try:
         jwks = json.load(jwks_file) if jwks_file else None
@@ -46,7 +48,7 @@ def add(name, name_fa, redirect_uris, post_logout_uris, scope, grant_types, auth
         name=name, name_fa=name_fa, redirect_uris=list(redirect_uris), post_logout_redirect_uris=list(post_logout_uris),
         scope=scope, grant_types=list(grant_types) or ["authorization_code"], auth_method=auth_method,
         jwks=jwks, jwks_uri=jwks_uri, subject_type=subject_type, backchannel_logout_uri=backchannel_logout_uri,
-        agency=agency, client_uri=client_uri, id_token_signed_response_alg=id_token_alg, client_id=client_id,
+        agency=agency, agency_name_fa=agency_name_fa, agency_name_en=agency_name_en, client_uri=client_uri, id_token_signed_response_alg=id_token_alg, client_id=client_id,
         require_par=require_par, default_acr_values=list(default_acrs))
     with app_context():
         try:

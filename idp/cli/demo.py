@@ -45,11 +45,10 @@ def ensure_portal(client_id, port, agency, name_en, name_fa, agency_names, scope
     base = f"http://127.0.0.1:{port}"
     client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar_one_or_none()
     if client is None:
-        client, secret = register(ClientRequest(
+        _client, secret = register(ClientRequest(
             name=name_en, name_fa=name_fa, client_id=client_id, agency=agency, scope=scope,
+            agency_name_en=agency_names[0], agency_name_fa=agency_names[1],
             redirect_uris=[f"{base}/callback"], post_logout_redirect_uris=[f"{base}/"], client_uri=f"{base}/"))
-        client.agency.name_en, client.agency.name_fa = agency_names
-        db.session.commit()
         return secret
     return new_secret(client)  # only hashes are kept, so each run gets a fresh secret
 

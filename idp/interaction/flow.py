@@ -46,6 +46,7 @@ class Interaction:
     identified_live: bool = False  # registry and ownership answered live at this login (loa2)
     return_to: str | None = None   # account flows (no client): where to go once signed in
     required_acr: str | None = None  # account flows: the level the page needs
+    intent: str | None = None  # account flows: what the citizen asked for, carried out once signed in
 
     @property
     def param(self):

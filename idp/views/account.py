@@ -12,7 +12,7 @@ from ..audit import Event, record
 from ..auth import totp
 from ..db import db, utcnow
 from ..forms import DecisionForm, OtpForm
-from ..interaction.levels import LOA3, rank
+from ..interaction.levels import LOA2, LOA3, rank
 from ..models import LoginSession
 from ..security import decrypt, encrypt
 from ..services import services
@@ -22,19 +22,21 @@ from . import origin
 bp = Blueprint("account", __name__, url_prefix="/account")
 FRESH = timedelta(minutes=10)  # how recent a sign-in must be to change factors
 PENDING = "totp-enrol"
+REMOVE_AUTHENTICATOR = "remove-authenticator"
 
 
 def signed_in():
     return services().sessions.current(session.get("sid"))
 
 
-def sign_in_first(return_to: str, required_acr: str | None = None, fresh: bool = False):
+def sign_in_first(return_to: str, required_acr: str | None = None, fresh: bool = False, intent: str | None = None):
     """Start an account interaction (no service involved) and come back here afterwards."""
     reasons = ["no_session"] if not fresh else ["fresh_login"]
-    interaction = services().interactions.start({}, "", reasons, return_to=return_to, required_acr=required_acr)
+    interaction = services().interactions.start({}, "", reasons, return_to=return_to, required_acr=required_acr,
+                                                intent=intent)
     session["interactions"] = (session.get("interactions", []) + [interaction.id])[-10:]
     login = signed_in()
-    if login is not None and not fresh and required_acr:
+    if login is not None and not fresh and required_acr and rank(login.acr) >= rank(LOA2):
         interaction.move("factor")
         services().interactions.save(interaction)
         return redirect(url_for("interaction.factor", iid=interaction.id))
@@ -74,9 +76,10 @@ def authenticator():
         return redirect(url_for("account.overview"))
     form = OtpForm()
     pending = session.get(PENDING)
-    if not pending:
-        pending = session[PENDING] = encrypt(totp.SECRET, totp.new_secret()).decode()
-    secret = decrypt(totp.SECRET, pending.encode())
+    if not pending or pending.get("account") != account.id:  # a secret is only ever shown to one citizen
+        pending = session[PENDING] = {"account": account.id,
+                                      "secret": encrypt(totp.SECRET, totp.new_secret()).decode()}
+    secret = decrypt(totp.SECRET, pending["secret"].encode())
     if form.validate_on_submit():
         codes = totp.enrol(account, secret, form.otp.data)
         if codes is not None:
@@ -98,11 +101,17 @@ def remove_authenticator():
         abort(400)
     login = signed_in()
     if login is None or not is_fresh(login) or rank(login.acr) < rank(LOA3):
-        return sign_in_first(url_for("account.overview"), required_acr=LOA3,
-                             fresh=login is None or not is_fresh(login))
-    if totp.remove(login.account):
-        record(Event.FACTOR_REMOVED, origin=origin(), account_id=login.account.id, factor="totp")
+        return sign_in_first(url_for("account.overview"), required_acr=LOA3, intent=REMOVE_AUTHENTICATOR,
+                             fresh=login is None or not is_fresh(login) or rank(login.acr) < rank(LOA2))
+    carry_out(REMOVE_AUTHENTICATOR, login)
     return redirect(url_for("account.overview"))
+
+
+def carry_out(intent: str, login: LoginSession) -> None:
+    """An account action the citizen asked for (with a CSRF-checked form), once the sign-in it needed is done."""
+    if intent == REMOVE_AUTHENTICATOR and is_fresh(login) and rank(login.acr) >= rank(LOA3):
+        if totp.remove(login.account):
+            record(Event.FACTOR_REMOVED, origin=origin(), account_id=login.account.id, factor="totp")
 
 
 @bp.post("/sign-out")

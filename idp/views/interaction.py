@@ -28,6 +28,8 @@ from .errors import render_error
 from .oauth import authorize_flow, current_end_user, deny_flow
 
 bp = Blueprint("interaction", __name__, url_prefix="/interaction")
+PER_CITIZEN_KEYS = ("totp-enrol",)
+FACTOR_LOCK_SECONDS = 15 * 60
 
 
 def sms_text(code: str) -> str:
@@ -120,9 +122,9 @@ def verify(interaction, client):
         record(Event.OTP_FAILED, result.outcome.value, origin=origin(), national_id=challenge.national_id,
                client_id=client_id(client))
         if result.outcome is Outcome.WRONG:
-            form.otp.errors.append(ngettext("That code is incorrect. You have %(num)s more try.",
-                                            "That code is incorrect. You have %(num)s more tries.",
-                                            result.attempts_left, num=local_digits(result.attempts_left)))
+            form.otp.errors.append(ngettext("That code is incorrect. You have %(count)s more try.",
+                                            "That code is incorrect. You have %(count)s more tries.",
+                                            result.attempts_left, count=local_digits(result.attempts_left)))
         elif result.outcome is Outcome.EXPIRED:
             form.otp.errors.append(_("The code has expired. Ask for a new one."))
         else:
@@ -149,8 +151,8 @@ def resend(interaction, client):
         abort(400)
     wait = challenge.resend_in(resend_wait(challenge))
     if wait:
-        flash(ngettext("You can ask for a new code in %(num)s second.", "You can ask for a new code in %(num)s seconds.",
-                       wait, num=local_digits(wait)), "error")
+        flash(ngettext("You can ask for a new code in %(count)s second.", "You can ask for a new code in %(count)s seconds.",
+                       wait, count=local_digits(wait)), "error")
         return redirect(url_for("interaction.verify", iid=interaction.id))
     try:
         svc.limits.before_sending(challenge.national_id, challenge.mobile, request.remote_addr)
@@ -175,11 +177,11 @@ def resend_wait(challenge) -> int:
 def limited_message(limited: Limited) -> str:
     minutes = max(1, -(-limited.retry_after // 60))
     if limited.reason == "lockout":
-        return ngettext("Too many failed attempts for this national ID. Try again in %(num)s minute.",
-                        "Too many failed attempts for this national ID. Try again in %(num)s minutes.",
-                        minutes, num=local_digits(minutes))
-    return ngettext("Too many codes were requested. Try again in %(num)s minute.",
-                    "Too many codes were requested. Try again in %(num)s minutes.", minutes, num=local_digits(minutes))
+        return ngettext("Too many failed attempts for this national ID. Try again in %(count)s minute.",
+                        "Too many failed attempts for this national ID. Try again in %(count)s minutes.",
+                        minutes, count=local_digits(minutes))
+    return ngettext("Too many codes were requested. Try again in %(count)s minute.",
+                    "Too many codes were requested. Try again in %(count)s minutes.", minutes, count=local_digits(minutes))
 
 
 def restart(interaction, message):
@@ -198,6 +200,8 @@ def signed_in(interaction, client, challenge):
     acr = LOA2 if interaction.identified_live else LOA1  # a cached registry answer is only loa1
     login = svc.sessions.start(account, acr, AMR_SMS, *origin_pair())
     rotate(session)  # a new browser-session id at sign-in (no fixation)
+    for key in PER_CITIZEN_KEYS:  # nothing of a previous citizen survives a sign-in
+        session.pop(key, None)
     session["sid"] = login.sid
     interaction.logged_in_at = time.time()
     svc.interactions.save(interaction)
@@ -220,6 +224,10 @@ def resume(interaction):
             svc.interactions.save(interaction)
         return redirect(url_for("interaction.factor", iid=interaction.id))
     svc.interactions.finish(interaction)
+    if interaction.intent:
+        from .account import carry_out  # account intents live with the account pages
+
+        carry_out(interaction.intent, login)
     return redirect(interaction.return_to or url_for("account.overview"))
 
 
@@ -233,9 +241,16 @@ def factor(interaction, client):
     """Step-up to loa3: only the missing factor, the SMS sign-in stands."""
     svc = services()
     login = svc.sessions.current(session.get("sid"))
-    if login is None:
+    if login is None or rank(login.acr) < rank(LOA2):
+        # loa3 builds on a live-verified SMS sign-in: a loa1 session signs in again first
         return restart(interaction, _("Please sign in again."))
     form = FactorForm()
+    wrong_key = f"factor-failures:{login.account_id}"
+    if form.is_submitted() and svc.store.count(wrong_key) >= svc.settings.otp_max_attempts:
+        form.validate_on_submit()
+        form.otp.errors.append(_("Too many wrong codes. Try again in 15 minutes."))
+        return render_template("login/factor.html", form=form, client=client, interaction=interaction,
+                               abort_form=DecisionForm()), 429
     if form.validate_on_submit():
         account = login.account
         if form.otp.data:
@@ -251,6 +266,7 @@ def factor(interaction, client):
             record(Event.LEVEL_REACHED, origin=origin(), account_id=account.id, client_id=client_id(client),
                    acr=LOA3, amr=list(AMR_MFA), method=method)
             return resume(interaction)
+        svc.store.incr(wrong_key, FACTOR_LOCK_SECONDS)  # always on, like the SMS code's attempt limit
         record(Event.FACTOR_FAILED, "fail", origin=origin(), account_id=account.id, client_id=client_id(client),
                method=method)
         target = form.otp if form.otp.data else form.recovery_code

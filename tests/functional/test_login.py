@@ -1,0 +1,445 @@
+"""Signing in with national ID, mobile number and an SMS code, as the citizen sees it."""
+
+import re
+import time
+
+import pytest
+
+from tests.support import (OTP_RUN, Browser, Forms, at_rp, authorize, last_code, page_text, query,
+                           sms_messages)
+
+COOKIE = "panjereh_session"
+
+
+class Clock:
+    """``time`` as idp.auth.otp sees it: frozen at start, moved on by hand."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def time(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    import idp.auth.otp
+
+    fake = Clock()
+    monkeypatch.setattr(idp.auth.otp, "time", fake)
+    return fake
+
+
+def new_browser(app, browser) -> Browser:
+    return Browser(app.test_client(), browser.outbox)
+
+
+def identify_page(browser, rp, **extra):
+    response = browser.follow(browser.get(rp.authorize_url(**extra)))
+    assert response.status_code == 200
+    Forms(response.get_data(as_text=True)).with_field("national_id")
+    return response
+
+
+def send_pair(browser, rp, national_id, mobile, **extra):
+    """Type a pair on a fresh identify page; returns the page that follows."""
+    return browser.follow(browser.submit(identify_page(browser, rp, **extra), "national_id",
+                                         {"national_id": national_id, "mobile": mobile}))
+
+
+def enter_code(browser, page, code):
+    return browser.submit(page, "otp", {"otp": code})
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10 ** 6:06d}"
+
+
+def field_error(page: str, field: str) -> str | None:
+    found = re.search(rf'<p class="error" id="{field}-error">(.*?)</p>', page, re.S)
+    return found.group(1).strip() if found else None
+
+
+def unknown_national_id(citizens) -> str:
+    """A well-formed national ID (right check digit) that is not in the registry."""
+    from idp.text import national_id_check_digit
+
+    known = {c["national_id"] for c in citizens}
+    for n in range(123456780, 123456999):
+        body = f"{n:09d}"
+        candidate = body + str(national_id_check_digit(body))
+        if candidate not in known:
+            return candidate
+    raise AssertionError("no free national ID")
+
+
+# --- the pair typed on the identify page ---
+
+def test_non_matching_pairs_show_the_same_page_and_send_nothing(app, rp, browser, citizens, clock):
+    citizen, other = citizens[0], citizens[1]
+    matching = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
+    assert len(sms_messages(browser.outbox)) == 1
+    unknown_id = send_pair(new_browser(app, browser), rp, unknown_national_id(citizens), citizen["mobile"])
+    someone_else = send_pair(new_browser(app, browser), rp, other["national_id"], citizen["mobile"])
+    assert len(sms_messages(browser.outbox)) == 1  # no SMS for either non-matching pair
+    for response in (unknown_id, someone_else):
+        assert response.status_code == matching.status_code == 200
+        assert re.fullmatch(r"/interaction/[^/]+/verify", response.request.path)
+        assert page_text(response.get_data(as_text=True)) == page_text(matching.get_data(as_text=True))
+
+
+def test_wrong_code_after_a_non_matching_pair_reads_the_same(app, rp, browser, citizens, clock):
+    citizen, other = citizens[0], citizens[1]
+    matching = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
+    code = last_code(browser.outbox, citizen["mobile"])
+    second = new_browser(app, browser)
+    no_match = send_pair(second, rp, other["national_id"], citizen["mobile"])
+    after_match = browser.submit(matching, "otp", {"otp": wrong(code)})
+    after_no_match = second.submit(no_match, "otp", {"otp": wrong(code)})
+    assert after_match.status_code == after_no_match.status_code == 200
+    assert page_text(after_match.get_data(as_text=True)) == page_text(after_no_match.get_data(as_text=True))
+
+
+def test_non_matching_pair_can_never_sign_in(app, rp, browser, citizens):
+    citizen, other = citizens[0], citizens[1]
+    send_pair(browser, rp, citizen["national_id"], citizen["mobile"])  # a real code exists for citizen 0
+    code = last_code(browser.outbox, citizen["mobile"])
+    second = new_browser(app, browser)
+    page = send_pair(second, rp, other["national_id"], citizen["mobile"])
+    response = second.follow(second.submit(page, "otp", {"otp": code}))
+    assert not at_rp(response, rp)
+    assert field_error(response.get_data(as_text=True), "otp")
+
+
+def test_invalid_national_id_checksum_is_a_field_error(rp, browser, citizen):
+    bad = citizen["national_id"][:9] + str((int(citizen["national_id"][9]) + 1) % 10)
+    page = identify_page(browser, rp, ui_locales="en")
+    response = browser.submit(page, "national_id", {"national_id": bad, "mobile": citizen["mobile"]})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert field_error(html, "national_id")
+    assert 'aria-invalid="true"' in html
+    assert Forms(html).with_field("national_id")["fields"]["national_id"] == bad  # kept for correcting
+    assert sms_messages(browser.outbox) == []
+
+
+@pytest.mark.parametrize("national_id, mobile", [("12345", None), (None, "0912"), ("", None), (None, "")])
+def test_malformed_input_is_a_field_error(rp, browser, citizen, national_id, mobile):
+    national_id = citizen["national_id"] if national_id is None else national_id
+    mobile = citizen["mobile"] if mobile is None else mobile
+    page = identify_page(browser, rp)
+    response = browser.submit(page, "national_id", {"national_id": national_id, "mobile": mobile})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert field_error(html, "national_id") or field_error(html, "mobile")
+    assert sms_messages(browser.outbox) == []
+
+
+def test_persian_digits_are_accepted_in_both_fields(rp, browser, citizen):
+    from idp.text import to_persian_digits
+
+    page = identify_page(browser, rp)
+    response = browser.follow(browser.submit(page, "national_id", {
+        "national_id": to_persian_digits(citizen["national_id"]),
+        "mobile": to_persian_digits(citizen["mobile"])}))
+    messages = sms_messages(browser.outbox)
+    assert len(messages) == 1
+    assert messages[0]["to"] == citizen["mobile"]
+    code = to_persian_digits(last_code(browser.outbox))  # and in the code field too
+    response = browser.follow(enter_code(browser, response, code))
+    if not at_rp(response, rp):
+        response = browser.consent(response)
+    assert at_rp(response, rp)
+    assert "code" in query(response.headers["Location"])
+
+
+def test_mobile_in_international_form_is_accepted(rp, browser, citizen):
+    international = "+98 " + citizen["mobile"][1:4] + " " + citizen["mobile"][4:]
+    send_pair(browser, rp, citizen["national_id"], international)
+    assert [m["to"] for m in sms_messages(browser.outbox)] == [citizen["mobile"]]
+
+
+# --- the code ---
+
+def test_sms_carries_the_code_as_six_digits(rp, browser, citizen):
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
+    (message,) = sms_messages(browser.outbox)
+    assert message["to"] == citizen["mobile"]
+    runs = OTP_RUN.findall(message["text"])
+    assert len(runs) == 1
+    response = browser.follow(enter_code(browser, page, runs[0]))
+    assert Forms(response.get_data(as_text=True)).with_field("decision")  # signed in: the consent page
+
+
+def test_wrong_code_says_how_many_tries_are_left(rp, browser, citizen, settings):
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"], ui_locales="en")
+    code = last_code(browser.outbox)
+    response = enter_code(browser, page, wrong(code))
+    assert response.status_code == 200
+    message = field_error(response.get_data(as_text=True), "otp")
+    assert message and str(settings.otp_max_attempts - 1) in message
+    response = enter_code(browser, response, wrong(code))
+    assert str(settings.otp_max_attempts - 2) in field_error(response.get_data(as_text=True), "otp")
+    # the right code still works after a few wrong ones
+    response = browser.follow(enter_code(browser, response, code))
+    assert Forms(response.get_data(as_text=True)).with_field("decision")
+
+
+def test_five_wrong_codes_end_the_challenge(rp, browser, citizen, settings):
+    assert settings.otp_max_attempts == 5
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"], ui_locales="en")
+    verify_path = page.request.path
+    code = last_code(browser.outbox)
+    response = page
+    for _ in range(4):
+        response = enter_code(browser, response, wrong(code))
+        assert response.status_code == 200
+    response = enter_code(browser, response, wrong(code))
+    assert response.status_code in (302, 303)
+    response = browser.follow(response)
+    html = response.get_data(as_text=True)
+    assert Forms(html).with_field("national_id")  # back to the identify page ...
+    assert 'class="alert alert-error"' in html    # ... with an error
+    # the challenge is dead: the right code no longer signs in
+    late = browser.client.post(verify_path, data={"otp": code,
+                                                  "csrf_token": Forms(html).forms[0]["fields"]["csrf_token"]})
+    assert late.status_code in (302, 303, 400)
+    late = browser.follow(late)
+    assert not at_rp(late, rp)
+    assert 'name="decision" value="allow"' not in late.get_data(as_text=True)
+    assert no_login_sessions(rp)
+
+
+def no_login_sessions(rp) -> bool:
+    from idp.db import db
+    from idp.models import LoginSession
+
+    with rp.http.application.app_context():
+        return db.session.execute(db.select(db.func.count()).select_from(LoginSession)).scalar() == 0
+
+
+def test_exhausted_challenge_is_dead_in_the_store(app, rp, browser, citizen):
+    from idp.db import db
+    from idp.models import KVEntry
+
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
+    code = last_code(browser.outbox)
+    response = page
+    for _ in range(5):
+        response = enter_code(browser, response, wrong(code))
+    with app.app_context():
+        live = [row.key for row in db.session.execute(db.select(KVEntry)).scalars() if row.key.startswith("otp:")]
+    assert live == []  # no challenge left to try the right code on
+
+
+def test_expired_code_is_refused(rp, browser, citizen, settings, clock):
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"], ui_locales="en")
+    code = last_code(browser.outbox)
+    clock.advance(settings.otp_ttl + 1)
+    response = enter_code(browser, page, code)
+    assert response.status_code == 200
+    message = field_error(response.get_data(as_text=True), "otp")
+    assert message and "expired" in message.lower()
+    assert not at_rp(browser.follow(response), rp)
+
+
+def test_code_just_before_expiry_works(rp, browser, citizen, settings, clock):
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
+    code = last_code(browser.outbox)
+    clock.advance(settings.otp_ttl - 2)
+    response = browser.follow(enter_code(browser, page, code))
+    assert Forms(response.get_data(as_text=True)).with_field("decision")
+
+
+def resend(browser, page):
+    form = next(f for f in Forms(page.get_data(as_text=True)).forms if f["action"].endswith("/resend"))
+    return browser.client.post(form["action"], data=form["fields"])
+
+
+def test_resend_before_the_wait_is_refused(rp, browser, citizen, settings, clock):
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"], ui_locales="en")
+    clock.advance(settings.otp_resend_after - 5)
+    response = browser.follow(resend(browser, page))
+    assert response.status_code == 200
+    assert 'class="alert alert-error"' in response.get_data(as_text=True)
+    assert len(sms_messages(browser.outbox)) == 1
+
+
+def test_resend_after_the_wait_sends_a_new_code_and_kills_the_old(rp, browser, citizen, settings, clock):
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
+    old = last_code(browser.outbox)
+    clock.advance(settings.otp_resend_after + 1)
+    page = browser.follow(resend(browser, page))
+    assert page.status_code == 200
+    messages = sms_messages(browser.outbox)
+    assert len(messages) == 2 and messages[1]["to"] == citizen["mobile"]
+    new = last_code(browser.outbox)
+    if new == old:  # one chance in a million
+        pytest.skip("the new code happens to equal the old one")
+    response = enter_code(browser, page, old)
+    assert response.status_code == 200
+    assert field_error(response.get_data(as_text=True), "otp")
+    response = browser.follow(enter_code(browser, response, new))
+    assert Forms(response.get_data(as_text=True)).with_field("decision")
+
+
+def test_resend_for_a_non_matching_pair_sends_nothing(app, rp, browser, citizens, settings, clock):
+    page = send_pair(browser, rp, citizens[1]["national_id"], citizens[0]["mobile"])
+    clock.advance(settings.otp_resend_after + 1)
+    response = browser.follow(resend(browser, page))
+    assert response.status_code == 200
+    assert sms_messages(browser.outbox) == []
+
+
+def test_code_is_single_use(app, rp, browser, citizen):
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
+    code = last_code(browser.outbox)
+    consent = browser.follow(enter_code(browser, page, code))
+    assert Forms(consent.get_data(as_text=True)).with_field("decision")
+    replay = enter_code(browser, page, code)  # the same form again
+    assert replay.status_code == 400
+    assert "Location" not in replay.headers
+
+
+# --- the interaction belongs to one browser ---
+
+def test_interaction_from_another_browser_is_rejected(app, rp, browser, citizen):
+    page = identify_page(browser, rp)
+    path = page.request.path
+    intruder = new_browser(app, browser)
+    assert intruder.get(path).status_code == 400
+    # even with a CSRF token of its own, the intruder cannot post to the victim's interaction
+    own = identify_page(intruder, rp)
+    token = Forms(own.get_data(as_text=True)).with_field("national_id")["fields"]["csrf_token"]
+    response = intruder.client.post(path, data={"csrf_token": token, "national_id": citizen["national_id"],
+                                                "mobile": citizen["mobile"]})
+    assert response.status_code == 400
+    assert sms_messages(browser.outbox) == []
+
+
+def test_verify_step_from_another_browser_is_rejected(app, rp, browser, citizen):
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
+    code = last_code(browser.outbox)
+    intruder = new_browser(app, browser)
+    own = identify_page(intruder, rp)
+    token = Forms(own.get_data(as_text=True)).with_field("national_id")["fields"]["csrf_token"]
+    response = intruder.client.post(page.request.path, data={"csrf_token": token, "otp": code})
+    assert response.status_code == 400
+    assert not at_rp(response, rp)
+
+
+def test_unknown_interaction_is_rejected(browser):
+    assert browser.get("/interaction/not-a-real-id/identify").status_code == 400
+
+
+# --- CSRF ---
+
+def test_identify_without_csrf_token_is_refused(rp, browser, citizen):
+    page = identify_page(browser, rp)
+    response = browser.client.post(page.request.path, data={"national_id": citizen["national_id"],
+                                                            "mobile": citizen["mobile"]})
+    assert response.status_code == 400
+    assert sms_messages(browser.outbox) == []
+
+
+def test_identify_with_a_forged_csrf_token_is_refused(rp, browser, citizen):
+    page = identify_page(browser, rp)
+    response = browser.client.post(page.request.path, data={"csrf_token": "forged", "national_id":
+                                                            citizen["national_id"], "mobile": citizen["mobile"]})
+    assert response.status_code == 400
+    assert sms_messages(browser.outbox) == []
+
+
+def test_code_without_csrf_token_is_refused(rp, browser, citizen):
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
+    response = browser.client.post(page.request.path, data={"otp": last_code(browser.outbox)})
+    assert response.status_code == 400
+
+
+# --- the session cookie ---
+
+def set_cookie_header(response, name=COOKIE) -> str:
+    for header in response.headers.getlist("Set-Cookie"):
+        if header.startswith(name + "="):
+            return header
+    raise AssertionError(f"no {name} cookie set")
+
+
+def cookie_attributes(header: str) -> tuple[str, dict]:
+    first, *rest = [part.strip() for part in header.split(";")]
+    value = first.split("=", 1)[1]
+    attributes = {}
+    for part in rest:
+        key, _, val = part.partition("=")
+        attributes[key.lower()] = val
+    return value, attributes
+
+
+def test_session_cookie_is_httponly_lax_and_only_an_id(rp, browser):
+    response = browser.get(rp.authorize_url())
+    value, attributes = cookie_attributes(set_cookie_header(response))
+    assert "httponly" in attributes
+    assert attributes["samesite"].lower() == "lax"
+    assert attributes.get("path") == "/"
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32,}", value)  # a random id: no dots, no signed JSON payload
+    assert "." not in value and "interaction" not in value
+    second = Browser(browser.client.application.test_client(), browser.outbox).get(rp.authorize_url())
+    assert cookie_attributes(set_cookie_header(second))[0] != value
+
+
+def test_session_cookie_rotates_at_sign_in(app, rp, browser, citizen):
+    before = browser.client.get_cookie(COOKIE)
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
+    before = browser.client.get_cookie(COOKIE).value
+    browser.follow(enter_code(browser, page, last_code(browser.outbox)))
+    after = browser.client.get_cookie(COOKIE).value
+    assert after != before
+    # the pre-login id is worthless now: a browser holding it is not signed in
+    attacker = new_browser(app, browser)
+    attacker.client.set_cookie(COOKIE, before)
+    response = attacker.get(rp.authorize_url(prompt="none"))
+    assert query(response.headers["Location"])["error"] == "login_required"
+    # while the citizen's browser is
+    response = browser.get(rp.authorize_url(prompt="none"))
+    assert query(response.headers["Location"]).get("error") in (None, "consent_required")
+
+
+def test_secure_cookie_under_an_https_issuer(settings, tmp_path):
+    import dataclasses
+
+    from flask_migrate import upgrade
+
+    from idp.app import create_app
+
+    app = create_app(dataclasses.replace(settings, issuer="https://login.example"))
+    with app.app_context():
+        upgrade()
+        app.extensions["panjereh"].keys.ensure()
+    try:
+        response = app.test_client().get("/authorize?client_id=x")
+        header = next((h for h in response.headers.getlist("Set-Cookie") if h.startswith(COOKIE + "=")), None)
+        if header is not None:
+            assert "secure" in cookie_attributes(header)[1]
+        assert app.config["SESSION_COOKIE_SECURE"] is True
+    finally:
+        with app.app_context():
+            from idp.db import db
+
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_full_login_end_to_end(rp, browser, citizen):
+    response = authorize(browser, rp, citizen)
+    assert "code" in query(response.headers["Location"])
+
+
+def test_a_chosen_session_id_is_not_adopted(rp, browser):
+    planted = "A" * 43
+    browser.client.set_cookie(COOKIE, planted)
+    response = browser.get(rp.authorize_url())
+    value, _attributes = cookie_attributes(set_cookie_header(response))
+    assert value != planted

@@ -1,0 +1,229 @@
+"""The key-value store contract, run against the SQL store and against a real Redis server."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+from typing import Callable
+
+import pytest
+
+from idp.adapters.store import RedisStore, SqlStore
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def check_store_contract(store, advance: Callable[[float], None]) -> None:
+    """What every KeyValueStore promises. ``advance(seconds)`` lets that much time pass for the store."""
+    value = {"national_id": "0012345679", "name": "زهرا", "nested": {"n": [1, 2, 3]}, "flag": True, "none": None}
+
+    # get / put
+    assert store.get("missing") is None
+    store.put("a", value, 60)
+    assert store.get("a") == value
+    store.put("a", {"v": 2}, 60)  # put overwrites
+    assert store.get("a") == {"v": 2}
+    assert store.get("b") is None  # keys are independent
+
+    # add: only when absent
+    assert store.add("b", {"v": "first"}, 60) is True
+    assert store.add("b", {"v": "second"}, 60) is False
+    assert store.get("b") == {"v": "first"}
+    assert store.add("a", {"v": "x"}, 60) is False  # present through put, too
+
+    # delete: True only when something was deleted
+    assert store.delete("b") is True
+    assert store.delete("b") is False
+    assert store.get("b") is None
+    assert store.delete("never-there") is False
+    assert store.add("b", {"v": "again"}, 60) is True  # absent again after delete
+
+    # incr: a counter from 1
+    assert store.incr("c", 60) == 1
+    assert store.incr("c", 60) == 2
+    assert store.incr("c", 60) == 3
+    assert store.incr("other-counter", 60) == 1
+    assert store.delete("c") is True
+    assert store.incr("c", 60) == 1
+
+    # expiry: one timeline for every kind of entry
+    store.put("short", {"v": 1}, 1)
+    assert store.add("short-add", {"v": 1}, 1) is True
+    assert store.incr("short-counter", 1) == 1
+    store.put("long", {"v": 1}, 60)
+    advance(0.6)
+    assert store.incr("short-counter", 1) == 2  # a later increment does not extend the counter's life
+    assert store.get("short") == {"v": 1}
+    advance(0.6)
+    assert store.get("short") is None
+    assert store.get("short-add") is None
+    assert store.add("short-add", {"v": 2}, 60) is True  # an expired entry counts as absent
+    assert store.get("short-add") == {"v": 2}
+    assert store.incr("short-counter", 60) == 1  # an expired counter starts again
+    assert store.get("long") == {"v": 1}
+    store.put("short", {"v": 3}, 60)  # put revives an expired key with the new lifetime
+    assert store.get("short") == {"v": 3}
+    assert store.delete("short") is True
+
+
+def check_delete_of_expired_entry(store, advance) -> None:
+    """An expired entry counts as absent for delete too: nothing was deleted."""
+    store.put("expiring", {"v": 1}, 1)
+    advance(1.2)
+    assert store.get("expiring") is None
+    assert store.delete("expiring") is False
+
+
+def check_optional_counters(store) -> None:
+    """``incr`` by an amount, ``count`` and ``expires_at``, where the store has them."""
+    if not all(hasattr(store, name) for name in ("count", "expires_at")):
+        pytest.skip("this store version has no count/expires_at")
+    assert store.count("n") == 0
+    assert store.incr("n", 60, 5) == 5
+    assert store.incr("n", 60) == 6
+    assert store.count("n") == 6
+    assert store.expires_at("missing") is None
+    deadline = store.expires_at("n")
+    assert deadline is not None and time.time() + 50 < deadline <= time.time() + 61
+
+
+# --- the SQL store ---
+
+@pytest.fixture(scope="module")
+def template_db(tmp_path_factory):
+    from tests.support import build_template_sqlite
+
+    return build_template_sqlite(tmp_path_factory.mktemp("template-db"))
+
+
+@pytest.fixture
+def app(settings, template_db):
+    """A provider on a fresh copy of the migrated database; no keys or registry needed here."""
+    from idp.app import create_app
+    from idp.db import db
+    from tests.support import lay_templates
+
+    lay_templates(settings, db_template=template_db)
+    app = create_app(settings)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+
+@pytest.fixture
+def sql_store(app, monkeypatch):
+    """The SQL store, with the clock it reads moved by ``advance``."""
+    import idp.adapters.store as module
+
+    offset = [0.0]
+    real = module.utcnow
+    monkeypatch.setattr(module, "utcnow", lambda: real() + timedelta(seconds=offset[0]))
+
+    def advance(seconds):
+        offset[0] += seconds
+
+    with app.app_context():
+        yield SqlStore(), advance
+
+
+def test_sql_store_contract(sql_store):
+    store, advance = sql_store
+    check_store_contract(store, advance)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: SqlStore.delete (idp/adapters/store.py) deletes the expired row and returns True, while get() "
+    "already reports the key absent and RedisStore.delete returns False for it; callers that use delete() "
+    "as 'I consumed it' (OtpService.verify, PushedRequests.take) rely on a check-then-delete and so are "
+    "not affected today, but the two stores disagree on the contract"))
+def test_sql_store_delete_of_expired_entry(sql_store):
+    check_delete_of_expired_entry(*sql_store)
+
+
+def test_sql_store_counters(sql_store):
+    check_optional_counters(sql_store[0])
+
+
+def test_sql_store_keeps_values_as_json_rows(sql_store):
+    from idp.db import db
+    from idp.models import KVEntry
+
+    store, _advance = sql_store
+    store.put("row", {"v": 1}, 60)
+    row = db.session.get(KVEntry, "row")
+    assert row.value == b'{"v": 1}'
+
+
+def test_sql_store_sweeps_expired_rows_on_write(sql_store):
+    from idp.db import db
+    from idp.models import KVEntry
+
+    store, advance = sql_store
+    store.add("gone", {"v": 1}, 1)
+    advance(2)
+    assert store.add("gone", {"v": 2}, 60) is True
+    assert db.session.get(KVEntry, "gone") is not None
+    assert db.session.execute(db.select(db.func.count()).select_from(KVEntry)).scalar() == 1
+
+
+# --- the Redis store, on a real server ---
+
+@pytest.fixture
+def redis_store():
+    pytest.importorskip("redis")
+    prefix = f"panjereh-test-{uuid.uuid4().hex}:"
+    store = RedisStore(REDIS_URL, prefix=prefix)
+    try:
+        store._redis.ping()
+    except Exception as exc:  # noqa: BLE001 - no server here: nothing to test against
+        pytest.skip(f"no Redis server at {REDIS_URL}: {exc}")
+    yield store
+    keys = list(store._redis.scan_iter(match=prefix + "*"))
+    if keys:
+        store._redis.delete(*keys)
+    store._redis.close()
+
+
+def test_redis_store_contract(redis_store):
+    check_store_contract(redis_store, time.sleep)
+    assert list(redis_store._redis.scan_iter(match=redis_store._prefix + "*"))  # it really wrote there
+
+
+def test_redis_store_delete_of_expired_entry(redis_store):
+    check_delete_of_expired_entry(redis_store, time.sleep)
+
+
+def test_redis_store_counters(redis_store):
+    check_optional_counters(redis_store)
+
+
+def test_redis_store_prefix_isolates_deployments(redis_store):
+    other = RedisStore(REDIS_URL, prefix=redis_store._prefix + "other:")
+    redis_store.put("k", {"v": 1}, 60)
+    assert other.get("k") is None
+    other.put("k", {"v": 2}, 60)
+    assert redis_store.get("k") == {"v": 1}
+    other._redis.close()
+
+
+def test_redis_store_sets_a_ttl_on_everything(redis_store):
+    redis_store.put("p", {"v": 1}, 30)
+    redis_store.add("a", {"v": 1}, 30)
+    redis_store.incr("i", 30)
+    for key in ("p", "a", "i"):
+        ttl = redis_store._redis.ttl(redis_store._prefix + key)
+        assert 0 < ttl <= 30, key
+
+
+def test_unreachable_redis_fails_closed():
+    pytest.importorskip("redis")
+    from idp.adapters.store import StoreUnavailable
+
+    store = RedisStore("redis://127.0.0.1:1/0")
+    for call in (lambda: store.get("k"), lambda: store.put("k", {}, 1), lambda: store.add("k", {}, 1),
+                 lambda: store.delete("k"), lambda: store.incr("k", 1)):
+        with pytest.raises(StoreUnavailable):
+            call()
