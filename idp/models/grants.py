@@ -73,6 +73,7 @@ class Token(db.Model):
     acr: Mapped[str | None] = mapped_column(String(100))
     amr: Mapped[list | None] = mapped_column(JSON)
     refresh_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    refresh_scope: Mapped[str | None] = mapped_column(Text)  # the grant's scope: a refresh never narrows it
     refresh_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refresh_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -86,7 +87,8 @@ class Token(db.Model):
         return self.client_id == client.client_id
 
     def get_scope(self):
-        return self.scope
+        """The scope a refresh may ask for: the one originally granted (RFC 6749 section 6)."""
+        return self.refresh_scope or self.scope
 
     def get_expires_in(self):
         return int((self.expires_at - self.issued_at).total_seconds())

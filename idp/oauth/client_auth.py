@@ -54,6 +54,13 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         self.store = store
         self.keys = keys
 
+    def __call__(self, query_client, request):
+        try:
+            return super().__call__(query_client, request)
+        except InvalidClientError as error:
+            error.status_code = 401  # as for every other failed client authentication
+            raise
+
     def get_audiences(self):
         return [f"{self.issuer}/token", self.issuer]
 

@@ -45,6 +45,13 @@ class EndSessionEndpoint(_EndSession):
         # without an ID token, the citizen confirms on our page first (a POST with decision=logout)
         return request.method == "POST" and request.payload.data.get("decision") == "logout"
 
+    def resolve_client_from_id_token_claims(self, id_token_claims):
+        # our ID tokens carry aud as a one-element list
+        aud = id_token_claims.get("aud")
+        if isinstance(aud, list) and len(aud) == 1:
+            aud = aud[0]
+        return self.server.query_client(aud) if isinstance(aud, str) else None
+
     def end_session(self, end_session_request):
         """The view ends the citizen's session before asking for the response."""
 

@@ -152,6 +152,7 @@ class AuthorizationServer(_FlaskServer):
             acr=user.acr if user else None,
             amr=list(user.amr) if user else None,
             refresh_token_hash=keyed_hash(REFRESH, refresh) if refresh else None,
+            refresh_scope=(previous.get_scope() if previous is not None else token.get("scope", "")) if refresh else None,
             refresh_expires_at=refresh_expires_at,
             issued_at=issued_at,
             expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
@@ -106,8 +106,8 @@ def pushed_authorization_request():
             raise InvalidRequestError("'client_id' does not match the authenticated client.")
         server.get_consent_grant(params, end_user=None)  # validate now, as /authorize would
     except OAuth2Error as error:
-        status, body, headers = error.status_code, dict(error.get_body()), [("Cache-Control", "no-store")]
-        return server.handle_response(401 if error.error == "invalid_client" else status, body, headers)
+        error.redirect_uri = None  # the client is answered directly, never redirected
+        return server.handle_error_response(None, error)  # RFC 6749 section 5.2, as at the token endpoint
     request_uri = server.pushed.push(client.client_id, params)
     return server.handle_response(201, {"request_uri": request_uri, "expires_in": PAR_TTL},
                                   [("Content-Type", "application/json"), ("Cache-Control", "no-store")])
@@ -177,8 +177,9 @@ def in_response_mode(response, flat: dict):
     if flat.get("response_mode") != "form_post" or response.status_code != 302:
         return response
     location = urlsplit(response.headers["Location"])
-    fields = parse_qsl(location.query, keep_blank_values=True)
-    target = urlunsplit((location.scheme, location.netloc, location.path, "", ""))
+    target = flat["redirect_uri"]  # the registered URI, its own query included
+    own = len(parse_qsl(urlsplit(target).query, keep_blank_values=True))
+    fields = parse_qsl(location.query, keep_blank_values=True)[own:]  # only what the response added
     page = render_template("form_post.html", action=target, fields=fields)
     return Response(page, 200, {"Cache-Control": "no-store", "Content-Security-Policy":
                                 "default-src 'none'; script-src 'self'; style-src 'self'; form-action " +

@@ -220,12 +220,6 @@ def test_every_authorization_response_carries_iss(rp, browser, citizen):
     assert "code" in params and params["iss"] == ISSUER
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: idp/views/oauth.py:181 (in_response_mode) builds the form's action from the Location without "
-    "its query and turns every query parameter, the redirect URI's own included, into a form field; so a "
-    "registered redirect URI https://tax.example/cb?agency=tax gets a form posting to https://tax.example/cb "
-    "with an extra 'agency' field. OAuth 2.0 Form Post Response Mode section 2: the form's action MUST be "
-    "the client's redirection URI (whose query RFC 6749 3.1.2 says MUST be retained)"))
 def test_form_post_to_a_redirect_uri_with_a_query(app, browser, citizen):
     redirect_uri = "https://tax.example/cb?agency=tax"
     client_id, secret = make_client(app, redirect_uris=[redirect_uri])

@@ -222,17 +222,20 @@ def no_login_sessions(rp) -> bool:
 
 
 def test_exhausted_challenge_is_dead_in_the_store(app, rp, browser, citizen):
-    from idp.db import db
-    from idp.models import KVEntry
+    from idp.auth.otp import Outcome
 
     page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
+    svc = app.extensions["panjereh"]
+    iid = page.request.path.split("/")[2]
+    with app.app_context():
+        challenge_id = svc.interactions.get(iid).challenge_id
     code = last_code(browser.outbox)
     response = page
     for _ in range(5):
         response = enter_code(browser, response, wrong(code))
-    with app.app_context():
-        live = [row.key for row in db.session.execute(db.select(KVEntry)).scalars() if row.key.startswith("otp:")]
-    assert live == []  # no challenge left to try the right code on
+    with app.test_request_context():
+        assert svc.otp.get(challenge_id) is None  # no challenge left to try the right code on
+        assert svc.otp.verify(challenge_id, code).outcome is not Outcome.OK
 
 
 def test_expired_code_is_refused(rp, browser, citizen, settings, clock):

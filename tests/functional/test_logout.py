@@ -58,13 +58,6 @@ def test_discovery_publishes_logout_support(app):
 
 # --- RP-initiated logout ---
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: ID tokens carry aud as a list ([client_id], idp/oauth/grants.py:189 get_client_claims) and "
-    "idp/oauth/logout.py EndSessionEndpoint keeps Authlib's resolve_client_from_id_token_claims, which "
-    "returns no client for a list-valued aud; so /logout with a valid id_token_hint and a registered "
-    "post_logout_redirect_uri but no client_id ends the session and renders the 'signed out' page "
-    "instead of redirecting. RP-Initiated Logout 1.0 section 2/3: the OP identifies the RP from the "
-    "id_token_hint (client_id is only needed without one) and redirects to the registered URI with state"))
 def test_logout_with_id_token_hint_redirects_with_state(logout_rp, browser, citizen):
     tokens = sign_in_tokens(browser, logout_rp, citizen)
     response = browser.get(logout_url(id_token_hint=tokens["id_token"], post_logout_redirect_uri=BYE,

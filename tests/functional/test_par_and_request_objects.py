@@ -152,7 +152,6 @@ PAR_JSON_BUG = ("BUG: idp/views/oauth.py:109-110 (pushed_authorization_request) 
                 "2.3 says PAR errors are RFC 6749 5.2 error responses, which use application/json")
 
 
-@pytest.mark.xfail(strict=True, reason=PAR_JSON_BUG)
 def test_par_error_responses_are_json(rp):
     unauthenticated = push(rp, request_params(rp), headers={})
     mismatched = push(rp, request_params(rp, client_id="someone-else"))
@@ -161,11 +160,6 @@ def test_par_error_responses_are_json(rp):
         assert response.mimetype == "application/json"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: idp/views/oauth.py:109-110 (pushed_authorization_request) drops the headers of the "
-    "InvalidClientError, so a PAR request whose HTTP Basic credentials are wrong gets 401 without a "
-    "WWW-Authenticate header; RFC 6749 5.2 (invalid_client): if the client authenticated with the "
-    "Authorization header the server MUST answer 401 with a matching WWW-Authenticate header"))
 def test_par_basic_auth_failure_carries_www_authenticate(rp):
     response = push(rp, request_params(rp), headers=basic_header(rp.client_id, "wrong-secret"))
     assert response.status_code == 401

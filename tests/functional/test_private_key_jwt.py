@@ -78,11 +78,6 @@ def test_a_replayed_assertion_is_invalid_client(keyed_rp, key, browser, citizen)
     assert response.status_code == 200, response.get_data(as_text=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (consistency; RFC 6749 5.2 permits 400): a failed private_key_jwt assertion at /token is answered "
-    "400 invalid_client (Authlib's InvalidClientError default, raised from idp/oauth/client_auth.py "
-    "PrivateKeyJWT) while a failed client secret at /token, and every failure at /par, /introspect and "
-    "/revoke, is answered 401 invalid_client"))
 def test_a_failed_assertion_is_answered_with_401(keyed_rp, key, browser, citizen):
     assertion = client_assertion(key, keyed_rp.client_id, TOKEN_URL, jti="replayed")
     assert redeem(keyed_rp, code_for(browser, keyed_rp, citizen), assertion).status_code == 200

@@ -160,13 +160,6 @@ def test_client_without_the_refresh_grant_gets_no_refresh_token(rp, browser, cit
     assert_error(response, "unauthorized_client")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: idp/oauth/server.py:148 (store_token) stores one scope per token row, the scope of the new "
-    "access token, and the rotated refresh token shares that row; so refreshing with a narrower scope "
-    "also narrows the new refresh token, and later refreshes can never get the original scope back "
-    "(omitted scope gives the narrowed one, asking for the original is invalid_scope). RFC 6749 section 6: "
-    "the new refresh token's scope MUST be identical to that of the refresh token in the request, and an "
-    "omitted scope is treated as equal to the scope originally granted"))
 def test_narrowed_refresh_keeps_the_refresh_tokens_original_scope(refresh_rp, browser, citizen):
     first = sign_in_tokens(browser, refresh_rp, citizen)
     original = set(first["scope"].split())

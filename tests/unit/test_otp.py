@@ -65,6 +65,11 @@ def app(settings, template_db):
 
     lay_templates(settings, db_template=template_db)
     app = create_app(settings)
+    if not settings.database_url.startswith("sqlite"):
+        from flask_migrate import upgrade
+
+        with app.app_context():
+            upgrade()
     yield app
     with app.app_context():
         db.session.remove()
