@@ -82,6 +82,8 @@ class Settings:
     id_token_ttl: int = 600
     refresh_token_ttl: int = 24 * 60 * 60
     default_locale: str = "fa"
+    # the agency registry: scopes whose grant to a service needs a second administrator (space-separated)
+    sensitive_scopes: str = "national_id"
     testing: bool = False
 
     # environment variable name -> field name; every variable is IDP_<FIELD>
@@ -90,7 +92,14 @@ class Settings:
         environ = os.environ if environ is None else environ
         values = {}
         for f in dataclasses.fields(cls):
-            raw = environ.get(f"IDP_{f.name.upper()}")
+            name = f"IDP_{f.name.upper()}"
+            raw = environ.get(name)
+            if not raw and environ.get(name + "_FILE"):
+                # secrets from files (container and systemd credentials): IDP_SECRET_KEY_FILE=/run/secrets/...
+                try:
+                    raw = Path(environ[name + "_FILE"]).read_text().strip()
+                except OSError as exc:
+                    raise ConfigError(f"{name}_FILE: {exc}") from None
             if raw is None or raw == "":
                 continue
             values[f.name] = _convert(f, raw)
@@ -149,6 +158,9 @@ class Settings:
                 parse_limit(getattr(self, name))
             except ValueError:
                 raise ConfigError(f"IDP_{name.upper()}: not a limit like '5 per 15 minutes'") from None
+        if any(not token.isascii() or not token.isprintable() or '"' in token or "\\" in token
+               for token in self.sensitive_scopes.split()):
+            raise ConfigError("IDP_SENSITIVE_SCOPES must be space-separated scope names")
         if self.default_locale not in {"fa", "en"}:
             raise ConfigError("IDP_DEFAULT_LOCALE must be 'fa' or 'en'")
         for name in ("otp_ttl", "otp_max_attempts", "session_idle_timeout",

@@ -11,6 +11,7 @@ one host is picked up by the others without a restart.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
@@ -157,9 +158,16 @@ class KeyStore:
         return StoredKey(kid, alg, meta["sign_from"], None, key)
 
     def ensure(self) -> list[StoredKey]:
-        """Create a key for every algorithm that has none; idempotent."""
-        present = {k.alg for k in self._load()} if self.directory.exists() else set()
-        return [self.create(alg) for alg in ALGORITHMS if alg not in present]
+        """Create a key for every algorithm that has none; idempotent, and safe when
+        several hosts run it at once (an exclusive lock on the directory)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                present = {k.alg for k in self._load()}
+                return [self.create(alg) for alg in ALGORITHMS if alg not in present]
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def rotate(self, retain_seconds: int, publish_ahead: int = 0) -> list[StoredKey]:
         """New active keys; the current ones stay published for ``retain_seconds``

@@ -65,7 +65,9 @@ class SqlStore:
         return True
 
     def delete(self, key):
-        result = db.session.execute(delete(KVEntry).where(KVEntry.key == key))
+        """True only when a live entry was removed (as Redis' DEL of a key that has not expired)."""
+        result = db.session.execute(delete(KVEntry).where(KVEntry.key == key, KVEntry.expires_at > utcnow()))
+        self._sweep(key)
         db.session.commit()
         return result.rowcount > 0
 

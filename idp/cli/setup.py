@@ -2,17 +2,43 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import click
 from flask_migrate import upgrade
+from sqlalchemy import text
+
+from ..db import db
 
 from ..services import services
 from ._app import app_context
 
+LOCK_KEY = 0x70616E6A  # "panj": one advisory lock for schema migrations
+
 
 def run_setup() -> list:
-    """Upgrade the schema to the newest migration and create missing signing keys."""
-    upgrade()
+    """Upgrade the schema to the newest migration and create missing signing keys.
+
+    Safe when several hosts start at once: on PostgreSQL the migration runs under an
+    advisory lock (the others wait, then find nothing to do); keys are created under
+    a lock file in the keys directory."""
+    with migration_lock():
+        upgrade()
     return services().keys.ensure()
+
+
+@contextlib.contextmanager
+def migration_lock():
+    if db.engine.dialect.name != "postgresql":
+        yield  # SQLite serialises writers itself
+        return
+    with db.engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+            conn.commit()
 
 
 @click.command(help="Create or upgrade the database schema and create signing keys if none exist.")

@@ -1,11 +1,30 @@
 """The UserInfo endpoint: the claims the token's scopes release, with the client's ``sub``."""
 
 from authlib.integrations.flask_oauth2 import ResourceProtector
-from authlib.oauth2.rfc6750 import InvalidTokenError
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
+from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
 from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
 
 from .claims import claims_for_scope, subject_for
 from .tokens import AccessTokenValidator
+
+
+class BearerChallenge(OAuth2Error):
+    error = "invalid_token"
+    status_code = 401
+
+    def get_headers(self):
+        return [*super().get_headers(), ("WWW-Authenticate", 'Bearer realm="userinfo"')]
+
+
+class ScopeChallenge(OAuth2Error):
+    error = "insufficient_scope"
+    status_code = 403
+
+    def get_headers(self):
+        return [*super().get_headers(),
+                ("WWW-Authenticate", 'Bearer realm="userinfo", error="insufficient_scope", scope="openid"')]
 
 
 class UserInfoEndpoint(_UserInfoEndpoint):
@@ -17,7 +36,12 @@ class UserInfoEndpoint(_UserInfoEndpoint):
         self._server = server
 
     def __call__(self, request):
-        token = self.resource_protector.acquire_token("openid")
+        try:
+            token = self.resource_protector.acquire_token("openid")
+        except MissingAuthorizationError:
+            raise BearerChallenge() from None  # RFC 6750 section 3.1: no error code when no credentials
+        except InsufficientScopeError as error:
+            raise ScopeChallenge(error.description) from None
         client = token.get_client()
         account = token.get_user()
         if client is None or account is None:

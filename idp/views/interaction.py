@@ -25,7 +25,8 @@ from ..text import mask_mobile
 from ..web_session import rotate
 from . import local_digits, origin
 from .errors import render_error
-from .oauth import authorize_flow, current_end_user, deny_flow
+from ..oauth import OAuth2Error
+from .oauth import authorization_error, authorize_flow, current_end_user, deny_flow
 
 bp = Blueprint("interaction", __name__, url_prefix="/interaction")
 PER_CITIZEN_KEYS = ("totp-enrol",)
@@ -286,7 +287,11 @@ def consent(interaction, client):
     user = current_end_user()
     if user is None:
         return restart(interaction, _("Please sign in again."))
-    grant_scope = services().server.get_consent_grant(interaction.params, end_user=user).request.scope
+    try:
+        grant_scope = services().server.get_consent_grant(interaction.params, end_user=user).request.scope
+    except OAuth2Error as error:  # the registration changed while the citizen was here
+        services().interactions.finish(interaction)
+        return authorization_error(error, interaction.params)
     form = DecisionForm.with_choices("allow", "deny")
     if form.validate_on_submit():
         if form.decision.data == "deny":

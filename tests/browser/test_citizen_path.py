@@ -136,9 +136,6 @@ def test_citizen_signs_in_on_a_phone(stack, phone, lang):
     assert len(watch.shots) == 6 and all(p.stat().st_size > 0 for p in watch.shots)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "clients/portal/templates/base.html declares no <link rel=icon> and the portal has no /favicon.ico "
-    "route, so every browser logs 'Failed to load resource: 404 (/favicon.ico)' as a console error"))
 def test_portal_pages_have_an_icon(stack):
     with requests.Session() as http:
         home = http.get(stack.tax_url + "/", timeout=10)

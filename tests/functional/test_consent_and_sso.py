@@ -168,11 +168,6 @@ def test_cancelled_interaction_cannot_be_resumed(rp, browser, citizen):
     assert "Location" not in response.headers
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: idp/views/interaction.py consent() calls server.get_consent_grant() without catching OAuth2Error; "
-    "when the request no longer validates (here: the redirect URI was removed from the registration while "
-    "the citizen was on the consent step) the view raises and the citizen gets a 500 page instead of the "
-    "400 'cannot be processed' page that authorization_error() renders"))
 def test_consent_step_after_the_redirect_uri_was_deregistered_is_a_400_page(app, rp, browser, citizen):
     from idp.db import db
     from idp.models import Client

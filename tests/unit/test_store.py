@@ -139,11 +139,6 @@ def test_sql_store_contract(sql_store):
     check_store_contract(store, advance)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: SqlStore.delete (idp/adapters/store.py) deletes the expired row and returns True, while get() "
-    "already reports the key absent and RedisStore.delete returns False for it; callers that use delete() "
-    "as 'I consumed it' (OtpService.verify, PushedRequests.take) rely on a check-then-delete and so are "
-    "not affected today, but the two stores disagree on the contract"))
 def test_sql_store_delete_of_expired_entry(sql_store):
     check_delete_of_expired_entry(*sql_store)
 
