@@ -48,12 +48,20 @@ class ServerSessionInterface(SessionInterface):
     def open_session(self, app, request):
         sid = request.cookies.get(self.cookie_name)
         if sid and len(sid) < 100:
-            data = self.store.get(self._key(sid))
+            try:
+                data = self.store.get(self._key(sid))
+            except Exception as exc:  # noqa: BLE001 - the store is down: the request goes on without a session
+                app.logger.error("session store unavailable: %s", exc)
+                session = ServerSession(sid=sid)
+                session.unavailable = True
+                return session
             if data is not None:
                 return ServerSession(data, sid=sid)
         return ServerSession(sid=None, new=True)
 
     def save_session(self, app, session, response):
+        if getattr(session, "unavailable", False):
+            return  # never overwrite a session we could not read
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
         if session.rotated_from:

@@ -4,8 +4,18 @@ from flask import render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
+from limits.errors import StorageError
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
+
 from ..adapters.registry import RegistryUnavailable
 from ..adapters.store import StoreUnavailable
+from ..db import db
+
+#: endpoints that machines call: errors there are JSON
+API_PATHS = ("/token", "/introspect", "/revoke", "/userinfo", "/par", "/register", "/admin/api", "/jwks.json",
+             "/.well-known/")
 
 
 def render_error(title: str, message: str, status: int, code: str | None = None):
@@ -52,10 +62,24 @@ def init_app(app):
 
     @app.errorhandler(RegistryUnavailable)
     @app.errorhandler(StoreUnavailable)
+    @app.errorhandler(RedisError)
+    @app.errorhandler(StorageError)
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(SQLAlchemyTimeout)
     def dependency_down(error):
-        app.logger.error("dependency unavailable: %s", error)
-        return render_error(_("Service temporarily unavailable"),
-                            _("We cannot verify identities right now. Nothing was saved; please try again in a few minutes."), 503)
+        """A database, Redis or registry outage: a clear answer, nothing half-written, retry later."""
+        app.logger.error("dependency unavailable: %s: %s", type(error).__name__, error)
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the database may be the one that is down
+            pass
+        if request.path.startswith(API_PATHS):
+            return ({"error": "temporarily_unavailable",
+                     "error_description": "The service is temporarily unavailable; retry later."},
+                    503, {"Retry-After": "30", "Cache-Control": "no-store"})
+        response = render_error(_("Service temporarily unavailable"),
+                                _("We cannot verify identities right now. Nothing was saved; please try again in a few minutes."), 503)
+        return response[0], 503, {"Retry-After": "30"}
 
     @app.errorhandler(500)
     def server_error(error):
