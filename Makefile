@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install translations browsers clean
+.PHONY: run test test-embedded test-production install translations bench clean
+
+# the production parts, as CI and a developer machine run them on 127.0.0.1
+PANJEREH_TEST_POSTGRES ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PANJEREH_TEST_REDIS ?= redis://127.0.0.1:6379/15
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +21,20 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/idp demo
 
-test: $(STAMP)
+# the whole suite on the embedded default (SQLite), then the unit, contract and
+# functional tests again on PostgreSQL + Redis (tests/production always uses them)
+test: test-embedded test-production
+
+test-embedded: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-production: $(STAMP)
+	PANJEREH_TEST_POSTGRES=$(PANJEREH_TEST_POSTGRES) PANJEREH_TEST_REDIS=$(PANJEREH_TEST_REDIS) \
+		$(BIN)/python -m pytest tests/unit tests/contract tests/functional $(PYTEST_ARGS)
+
+# the benchmark suite (PostgreSQL + Redis + gunicorn, and the peer provider); see bench/README.md
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 # re-extract the messages after changing user-facing strings, then translate the .po files
 translations: $(STAMP)

@@ -38,6 +38,16 @@ def database_url(tmp_path):
     admin.dispose()
 
 
+@pytest.fixture(autouse=True)
+def fresh_redis():
+    """With PANJEREH_TEST_REDIS, every test starts from an empty Redis database (like a fresh SQLite file)."""
+    if REDIS:
+        import redis
+
+        redis.Redis.from_url(REDIS).flushdb()
+    yield
+
+
 @pytest.fixture
 def settings(tmp_path, database_url):
     return Settings.from_env(

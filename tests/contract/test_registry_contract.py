@@ -82,12 +82,13 @@ def stub():
 
 
 @pytest.fixture
-def backends(request, stub):
-    """Builds the (registry, ownership) pair named by the test's parameter; closes what it opened."""
+def backends(app, stub):
+    """Builds the (registry, ownership) pair named by the test's parameter; closes what it opened.
+
+    It takes the app itself (not lazily), so the app and its database outlive the context opened here."""
     with ExitStack() as stack:
         def build(registry_backend: str, ownership_backend: str):
             if registry_backend == "database":
-                app = request.getfixturevalue("app")
                 stack.enter_context(app.app_context())
             settings = http_settings(stub, registry_backend=registry_backend, ownership_backend=ownership_backend)
             registry = create_registry(settings)
