@@ -122,6 +122,14 @@ def agency_for(name: str, name_fa: str | None = None, name_en: str | None = None
 
 def register(req: ClientRequest) -> tuple[Client, str | None]:
     """Create the client; returns it and its secret (None for public or key-based clients)."""
+    client, secret = build_client(req)
+    db.session.add(client)
+    db.session.commit()
+    return client, secret
+
+
+def build_client(req: ClientRequest) -> tuple[Client, str | None]:
+    """Validate and build the client (not yet added or committed) and its secret, if it has one."""
     validate(req)
     secret = None
     if req.auth_method in ("client_secret_basic", "client_secret_post"):
@@ -145,8 +153,6 @@ def register(req: ClientRequest) -> tuple[Client, str | None]:
         require_par=req.require_par,
         default_acr_values=list(req.default_acr_values) or None,
     )
-    db.session.add(client)
-    db.session.commit()
     return client, secret
 
 
@@ -182,4 +188,4 @@ def describe(client: Client, secret: str | None) -> dict:
     return data
 
 
-__all__ = ["ClientRequest", "RegistrationError", "register", "new_secret", "describe"]
+__all__ = ["ClientRequest", "RegistrationError", "build_client", "register", "new_secret", "describe"]

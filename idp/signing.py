@@ -75,6 +75,7 @@ class KeyStore:
         self._signature = None
         self._checked = 0.0
         self._jwks_cache: dict | None = None
+        self._public_cache = None
 
     # --- reading ---
     def _dir_signature(self):
@@ -122,8 +123,15 @@ class KeyStore:
         return KeySet([self.signing_key(alg).key])
 
     def public_keyset(self) -> KeySet:
+        """The published keys, for verifying our own tokens (cached until the keys change)."""
+        keys = self.keys()
+        cached = self._public_cache
         now = time.time()
-        return KeySet([k.key for k in self.keys() if k.published_at(now)])
+        if cached is None or cached[0] is not keys or cached[1] <= now:
+            published = [k for k in keys if k.published_at(now)]
+            until = min([k.publish_until for k in published if k.publish_until] + [now + 60])
+            cached = self._public_cache = (keys, until, KeySet([k.key for k in published]))
+        return cached[2]
 
     def jwks(self) -> dict:
         """The published JSON Web Key Set (public parts only), cached until keys change."""

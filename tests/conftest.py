@@ -58,6 +58,7 @@ def settings(tmp_path, database_url):
         keys_dir=str(tmp_path / "keys"),
         sms_outbox=str(tmp_path / "outbox.jsonl"),
         secret_key="test-secret-key-for-hmacs-only",
+        client_cache_seconds=0,  # tests change clients in the database and expect the change at once
         rate_limits=False,  # as automated environments run it; tests of the limits turn them on
         testing=True,
     )

@@ -592,19 +592,66 @@ class SharedTemplateBytecode:
 
 
 def memoize_key_loading():
-    """Wrap ``KeyStore._load`` with a cache keyed by the key files' contents (parsing RSA
-    keys is the slow part). Returns the original, to restore."""
-    from idp.signing import KeyStore
+    """Parse each private key file once per run: ``idp.signing`` imports keys through subclasses
+    whose ``import_key`` is cached by the PEM bytes and parameters (parsing RSA keys is the slow
+    part; everything else, the reading of every file included, runs as usual). Returns a function
+    that restores the originals."""
+    import idp.signing as signing
 
-    original = KeyStore._load
+    originals = (signing.RSAKey, signing.ECKey)
     cache: dict = {}
 
-    def _load(self):
-        signature = tuple(sorted((p.name, p.read_bytes()) for p in self.directory.glob("*")
-                                 if p.suffix in (".json", ".pem")))
-        if signature not in cache:
-            cache[signature] = original(self)
-        return list(cache[signature])
+    def cached(kind):
+        class Cached(kind):
+            @classmethod
+            def import_key(cls, value, parameters=None, password=None):
+                token = (kind.__name__, bytes(value), json.dumps(parameters, sort_keys=True), password)
+                if token not in cache:
+                    cache[token] = kind.import_key(value, parameters=parameters, password=password)
+                return cache[token]
 
-    KeyStore._load = _load
-    return original
+        Cached.__name__ = kind.__name__
+        return Cached
+
+    signing.RSAKey, signing.ECKey = cached(originals[0]), cached(originals[1])
+
+    def restore():
+        signing.RSAKey, signing.ECKey = originals
+
+    return restore
+
+
+def shared_provider(directory: Path, keys_template: Path | None = None, db_template: Path | None = None):
+    """A provider built the way tests/conftest.py builds ``settings`` and ``app``, once for a whole
+    module of tests that share it safely (each test registers its own clients and uses its own
+    browsers). SQLite in ``directory``; Redis when PANJEREH_TEST_REDIS is set. Returns
+    ``(settings, app)``; pass the app to ``dispose_provider`` afterwards."""
+    import os
+
+    from flask_migrate import upgrade
+
+    from idp.app import create_app
+    from idp.config import Settings
+    from idp.registry_data import generate_citizens
+    from idp.registry_import import import_rows
+
+    settings = Settings.from_env(
+        environ={}, issuer="http://127.0.0.1:5000", redis_url=os.environ.get("PANJEREH_TEST_REDIS", ""),
+        database_url=f"sqlite:///{directory / 'idp.sqlite'}", keys_dir=str(directory / "keys"),
+        sms_outbox=str(directory / "outbox.jsonl"), secret_key="test-secret-key-for-hmacs-only",
+        rate_limits=False, client_cache_seconds=0, testing=True)
+    lay_templates(settings, keys_template, db_template)
+    app = create_app(settings)
+    with app.app_context():
+        upgrade()
+        app.extensions["panjereh"].keys.ensure()
+        import_rows(generate_citizens(20))
+    return settings, app
+
+
+def dispose_provider(app) -> None:
+    from idp.db import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from . import clients, demo, keys, registry, setup
+from . import admins, agencies, clients, demo, keys, proposals, registry, setup
 
 
 @click.group(help="Panjereh, the government single sign-on: operator commands.")
@@ -18,3 +18,6 @@ main.add_command(demo.demo)
 main.add_command(registry.registry)
 main.add_command(clients.clients)
 main.add_command(keys.keys)
+main.add_command(agencies.agencies)
+main.add_command(admins.admins)
+main.add_command(proposals.proposals)

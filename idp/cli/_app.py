@@ -12,4 +12,10 @@ from ..config import Settings
 def app_context(**overrides):
     app = create_app(Settings.from_env(**overrides))
     with app.app_context():
-        yield app
+        try:
+            yield app
+        finally:
+            from ..db import db
+
+            db.session.remove()
+            db.engine.dispose()  # a command closes what it opened

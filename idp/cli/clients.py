@@ -1,4 +1,5 @@
-"""``idp clients``: register relying-party services."""
+"""``idp clients``: register relying-party services, and supervise them (list, show,
+suspend, reactivate, retire, rotate-secret) through the registry (``idp.admin``)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,14 @@ import json
 
 import click
 
+from ..admin import clients as registry
+from ..admin.errors import AdminError
+from ..admin.policy import SERVICE_STATUSES
+from ..admin.present import service_view
 from ..audit import Event, record
-from ..registration import AUTH_METHODS, GRANT_TYPES, ClientRequest, RegistrationError, describe, register
+from ..registration import AUTH_METHODS, GRANT_TYPES, ClientRequest, describe
 from ._app import app_context
+from ._operator import AS_OPTION, actor_for, echo_json, explained
 
 
 @click.group(help="Relying-party services (OpenID Connect clients).")
@@ -52,9 +58,9 @@ def add(name, name_fa, redirect_uris, post_logout_uris, scope, grant_types, auth
         require_par=require_par, default_acr_values=list(default_acrs))
     with app_context():
         try:
-            client, secret = register(req)
-        except RegistrationError as exc:
-            raise click.UsageError(str(exc)) from None
+            client, secret = registry.register_by_operator(req)  # validated like register(); recorded
+        except AdminError as exc:
+            raise click.UsageError(exc.description) from None
         record(Event.CLIENT_REGISTERED, client_id=client.client_id, via="cli")
         data = describe(client, secret)
     if as_json:
@@ -63,4 +69,73 @@ def add(name, name_fa, redirect_uris, post_logout_uris, scope, grant_types, auth
     click.echo(f"Registered service {data['client_name']}")
     click.echo(f"  client_id:     {data['client_id']}")
     if secret:
+        click.echo(f"  client_secret: {secret}   (shown once; only its hash is kept)")
+
+
+@clients.command("list", help="List services (filter by agency, status, scope; search names and client_id).")
+@click.option("--agency", help="Agency slug.")
+@click.option("--status", type=click.Choice(SERVICE_STATUSES))
+@click.option("--scope", help="Only services entitled to this scope.")
+@click.option("--search", "q", help="Text in the client_id or a name.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
+def list_(agency, status, scope, q, as_json):
+    with app_context():
+        found = [service_view(c) for c in registry.list_services(q=q, agency=agency, status=status, scope=scope,
+                                                                   limit=10_000)]
+    for view in found:
+        if as_json:
+            echo_json(view)
+        else:
+            click.echo(f"{view['client_id']:24} {view['status']:10} {view['agency']:20} {view['client_name']}")
+
+
+@clients.command(help="Show a service's registration.")
+@click.argument("client_id")
+def show(client_id):
+    with app_context(), explained():
+        view = service_view(registry.get_service(client_id))
+        view["activity"] = registry.activity(registry.get_service(client_id))
+    echo_json(view)
+
+
+@clients.command(help="Suspend a service now: it signs no one in, and its live tokens are revoked.")
+@click.argument("client_id")
+@AS_OPTION
+def suspend(client_id, as_):
+    with app_context(), explained():
+        revoked = registry.suspend_service(actor_for(as_), registry.get_service(client_id))
+    click.echo(f"Suspended {client_id}; revoked {revoked} live token(s).")
+
+
+@clients.command(help="Propose reactivating a suspended (or activating a pending) service; "
+                      "a different administrator approves it with `idp proposals approve`.")
+@click.argument("client_id")
+@AS_OPTION
+def reactivate(client_id, as_):
+    with app_context(), explained():
+        proposal = registry.propose_activation(actor_for(as_), registry.get_service(client_id))
+        number = proposal.id
+    click.echo(f"Proposal {number} filed; another administrator must approve it: idp proposals approve {number} "
+               "--as NATIONAL_ID")
+
+
+@clients.command(help="Retire a service for good (nothing is deleted); its live tokens are revoked.")
+@click.argument("client_id")
+@AS_OPTION
+def retire(client_id, as_):
+    with app_context(), explained():
+        revoked = registry.retire_service(actor_for(as_), registry.get_service(client_id))
+    click.echo(f"Retired {client_id}; revoked {revoked} live token(s).")
+
+
+@clients.command("rotate-secret", help="Issue a new client secret (shown once); the old one stops working.")
+@click.argument("client_id")
+@AS_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print {client_id, client_secret}.")
+def rotate_secret(client_id, as_, as_json):
+    with app_context(), explained():
+        secret = registry.rotate_secret(actor_for(as_), registry.get_service(client_id))
+    if as_json:
+        echo_json({"client_id": client_id, "client_secret": secret})
+    else:
         click.echo(f"  client_secret: {secret}   (shown once; only its hash is kept)")

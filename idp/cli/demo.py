@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 
 from ..db import db
 from ..models import Citizen, Client
-from ..registration import ClientRequest, new_secret, register
+from ..admin.actors import CLI_OPERATOR
+from ..admin.clients import register_by_operator, rotate_secret
+from ..registration import ClientRequest
 from ..registry_data import demo_citizens, write_csv
 from ..registry_import import import_csv
 from ._app import app_context
@@ -45,12 +47,12 @@ def ensure_portal(client_id, port, agency, name_en, name_fa, agency_names, scope
     base = f"http://127.0.0.1:{port}"
     client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar_one_or_none()
     if client is None:
-        _client, secret = register(ClientRequest(
+        _client, secret = register_by_operator(ClientRequest(
             name=name_en, name_fa=name_fa, client_id=client_id, agency=agency, scope=scope,
             agency_name_en=agency_names[0], agency_name_fa=agency_names[1],
             redirect_uris=[f"{base}/callback"], post_logout_redirect_uris=[f"{base}/"], client_uri=f"{base}/"))
         return secret
-    return new_secret(client)  # only hashes are kept, so each run gets a fresh secret
+    return rotate_secret(CLI_OPERATOR, client)  # only hashes are kept, so each run gets a fresh secret (recorded)
 
 
 @click.command(help="Set up, load a synthetic registry and two demo services, and serve them all.")

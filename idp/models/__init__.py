@@ -1,6 +1,7 @@
 """SQLAlchemy models. Import them from here."""
 
 from .accounts import Account
+from .admin import AdminAction, AppendOnlyError, InitialAccessToken, Proposal
 from .audit import AuditEvent
 from .clients import Agency, Client
 from .factors import Authenticator, RecoveryCode
@@ -10,6 +11,6 @@ from .sessions import LoginSession, LogoutNotice, SessionClient
 from .store import KVEntry
 
 __all__ = [
-    "Account", "Agency", "AuditEvent", "Authenticator", "AuthorizationCode", "Citizen", "Client",
-    "Consent", "KVEntry", "LoginSession", "LogoutNotice", "RecoveryCode", "SessionClient", "Token",
+    "Account", "AdminAction", "Agency", "AppendOnlyError", "AuditEvent", "Authenticator", "AuthorizationCode", "Citizen", "Client",
+    "Consent", "InitialAccessToken", "KVEntry", "LoginSession", "LogoutNotice", "Proposal", "RecoveryCode", "SessionClient", "Token",
 ]

@@ -7,7 +7,7 @@ sign-in); the person's data stays in the civil registry.
 import uuid
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import UTCDateTime, db, utcnow
@@ -22,6 +22,8 @@ class Account(db.Model):
     public_sub: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # an administrator of the agency registry (``idp admins grant|revoke``)
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     def get_user_id(self):
         return self.public_sub

@@ -19,9 +19,17 @@ class Agency(db.Model):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name_fa: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    # active | suspended: a suspended agency registers nothing and its services were suspended with it
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     clients: Mapped[list["Client"]] = relationship(back_populates="agency")
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == "active"
 
     def name(self, locale: str) -> str:
         return self.name_en if locale == "en" else self.name_fa
@@ -51,8 +59,16 @@ class Client(db.Model):
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(10), default="RS256")
     client_uri: Mapped[str | None] = mapped_column(String(500))
+    logo_uri: Mapped[str | None] = mapped_column(String(500))
+    description_fa: Mapped[str | None] = mapped_column(Text)
+    description_en: Mapped[str | None] = mapped_column(Text)
+    # how the service came in: operator (``idp clients add``), admin (console/API) or self-service (RFC 7591)
+    registered_via: Mapped[str] = mapped_column(String(16), default="operator", server_default="operator")
+    # RFC 7592: the keyed hash of the registration access token of a self-registered service
+    registration_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     require_par: Mapped[bool] = mapped_column(default=False, server_default=false())
     default_acr_values: Mapped[list | None] = mapped_column(JSON)
+    # pending | active | suspended | retired; only an active service signs citizens in
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -61,6 +77,12 @@ class Client(db.Model):
 
     def name(self, locale: str) -> str:
         return self.name_en if locale == "en" else self.name_fa
+
+    def description(self, locale: str) -> str | None:
+        """The public description in ``locale``, else in the other language, else None."""
+        first, second = ((self.description_en, self.description_fa) if locale == "en"
+                         else (self.description_fa, self.description_en))
+        return first or second or None
 
     @property
     def is_public(self) -> bool:

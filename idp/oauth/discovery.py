@@ -23,6 +23,7 @@ def provider_metadata(issuer: str) -> dict:
         "introspection_endpoint": f"{issuer}/introspect",
         "end_session_endpoint": f"{issuer}/logout",
         "pushed_authorization_request_endpoint": f"{issuer}/par",
+        "registration_endpoint": f"{issuer}/register",
         "require_pushed_authorization_requests": False,
         "scopes_supported": list(IDENTITY_SCOPES),
         "response_types_supported": ["code"],

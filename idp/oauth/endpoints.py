@@ -11,7 +11,7 @@ from ..models import Client, Token
 from ..security import keyed_hash
 from .claims import subject_for
 from .grants import REFRESH, TOKEN_AUTH_METHODS, revoke_family
-from .tokens import verify_access_token
+from .tokens import ServiceToken, is_service_token, verify_access_token
 
 #: a client registered for this scope may introspect tokens issued to any client
 INTROSPECTION_SCOPE = "introspection"
@@ -44,6 +44,8 @@ class TokenLookup:
             claims = verify_access_token(token_string, self.server.keys, self.server.settings.issuer)
             if claims is None:
                 return None
+            if is_service_token(claims):
+                return ServiceToken(claims, self.server.store)
             return db.session.execute(select(Token).where(Token.jti == claims["jti"])).scalar_one_or_none()
         row = db.session.execute(
             select(Token).where(Token.refresh_token_hash == keyed_hash(REFRESH, token_string))
@@ -59,6 +61,9 @@ class RevocationEndpoint(TokenLookup, _Revocation):
         TokenLookup.__init__(self, server)
 
     def revoke_token(self, token, request):
+        if isinstance(token, ServiceToken):
+            token.revoke()
+            return
         row = token.row if isinstance(token, RefreshView) else token
         if isinstance(token, RefreshView):
             revoke_family(row.family_id)  # RFC 7009 section 2.1: and the grant's access tokens
@@ -78,6 +83,14 @@ class IntrospectionEndpoint(TokenLookup, _Introspection):
         return token.check_client(client) or INTROSPECTION_SCOPE in client.scopes
 
     def introspect_token(self, token):
+        if isinstance(token, ServiceToken):
+            owner = self.server.find_client(token.claims["client_id"])  # None once suspended or retired
+            if owner is None:
+                return {"active": False}
+            claims = token.claims
+            return {"active": True, "scope": claims.get("scope", ""), "client_id": claims["client_id"],
+                    "token_type": "Bearer", "iat": claims["iat"], "exp": claims["exp"], "iss": claims["iss"],
+                    "aud": claims["aud"], "sub": claims["sub"], "jti": claims["jti"]}
         row = token.row if isinstance(token, RefreshView) else token
         owner = db.session.execute(select(Client).where(Client.client_id == row.client_id)).scalar_one_or_none()
         payload = {

@@ -13,13 +13,13 @@ from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import OAuth2Payload
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from authlib.oauth2.rfc9207 import IssuerParameter
-from sqlalchemy import select
 
 from ..db import db
-from ..models import Client, SessionClient, Token
+from ..models import SessionClient, Token
 from .claims import EndUser, subject_for
 from ..security import keyed_hash, random_token
 from .client_auth import ClientKeys, PrivateKeyJWT
+from .client_cache import ClientCache
 from .endpoints import IntrospectionEndpoint, RevocationEndpoint
 from .requests import PushedRequests, RequestObjects
 from .grants import (REFRESH, TOKEN_AUTH_METHODS, AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, OpenIDRefresh,
@@ -71,7 +71,7 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
     def get_extra_claims(self, client, grant_type, user, scope):
         if isinstance(user, EndUser):
             return {"sub": user.subject or subject_for(user.account, client)}
-        return {}
+        return {"gty": grant_type}  # a token of no citizen: self-contained, see tokens.ServiceToken
 
     def get_auth_time(self, user):
         return user.auth_time if isinstance(user, EndUser) else None
@@ -104,6 +104,8 @@ class AuthorizationServer(_FlaskServer):
         super().__init__()
         self.init_app(app, query_client=self.find_client, save_token=self.store_token)
         self.registry = None  # the civil registry, attached by the app factory (claims in ID tokens)
+        self.store = store
+        self.clients = ClientCache(settings.client_cache_seconds)
         client_keys = ClientKeys()
         self.pushed = PushedRequests(store)
         self.request_objects = RequestObjects(self, client_keys)
@@ -121,14 +123,16 @@ class AuthorizationServer(_FlaskServer):
             return ParamsRequest(self.settings.issuer + "/authorize", request)
         return super().create_oauth2_request(request)
 
-    @staticmethod
-    def find_client(client_id):
-        if not client_id or len(client_id) > 64:
+    def find_client(self, client_id):
+        """The active client with this id (a cached, read-only copy), else None."""
+        if not client_id or not isinstance(client_id, str) or len(client_id) > 64:
             return None
-        client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar_one_or_none()
+        client = self.clients.get(client_id)
         return client if client is not None and client.is_active else None
 
     def store_token(self, token, request):
+        if request.payload.grant_type == "client_credentials":
+            return  # self-contained: revocation goes to the revocation list, nothing else to keep
         claims = jwt_claims_unverified(token["access_token"])
         user = request.user if isinstance(request.user, EndUser) else None
         code = request.authorization_code

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -39,6 +41,46 @@ class IssuedToken:
         return self.record.scope
 
 
+REVOKED = "revoked-jti:"
+
+
+class ServiceToken:
+    """A self-contained token of no citizen (client_credentials): nothing is stored when it is
+    issued; revoking it puts its ``jti`` on the revocation list until it would have expired."""
+
+    def __init__(self, claims: dict, store):
+        self.claims = claims
+        self.store = store
+
+    def check_client(self, client):
+        return self.claims.get("client_id") == client.client_id
+
+    def get_scope(self):
+        return self.claims.get("scope", "")
+
+    scope = property(get_scope)
+
+    def is_expired(self):
+        return self.claims["exp"] <= time.time()
+
+    def is_revoked(self):
+        return self.store.get(REVOKED + self.claims["jti"]) is not None
+
+    def revoke(self):
+        ttl = max(int(self.claims["exp"] - time.time()) + 60, 60)
+        self.store.put(REVOKED + self.claims["jti"], {"at": int(time.time())}, ttl)
+
+    def get_user(self):
+        return None
+
+    def get_client(self):
+        return None
+
+
+def is_service_token(claims: dict) -> bool:
+    return claims.get("gty") == "client_credentials"
+
+
 def verify_access_token(token_string: str, keys, issuer: str) -> dict | None:
     """The claims of a valid RFC 9068 access token of ours, else None."""
     try:
@@ -57,15 +99,18 @@ def verify_access_token(token_string: str, keys, issuer: str) -> dict | None:
 
 
 class AccessTokenValidator(BearerTokenValidator):
-    def __init__(self, keys, issuer):
+    def __init__(self, keys, issuer, store):
         super().__init__()
         self.keys = keys
         self.issuer = issuer
+        self.store = store
 
     def authenticate_token(self, token_string):
         claims = verify_access_token(token_string, self.keys, self.issuer)
         if claims is None:
             return None
+        if is_service_token(claims):
+            return ServiceToken(claims, self.store)
         record = db.session.execute(select(Token).where(Token.jti == claims["jti"])).scalar_one_or_none()
         return IssuedToken(claims, record) if record is not None else None
 

@@ -35,9 +35,9 @@ def origin() -> Origin:
 
 
 def register_views(app: Flask) -> None:
-    from . import account, errors, interaction, oauth, pages
+    from . import account, admin_api, errors, interaction, oauth, pages, registration
 
-    for module in (oauth, interaction, account, pages, errors):
+    for module in (oauth, interaction, account, pages, errors, admin_api, registration):
         module.init_app(app)
 
     app.add_template_filter(local_digits, "digits")

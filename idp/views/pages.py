@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session
+from flask import Blueprint, make_response, redirect, render_template, request, session
 from sqlalchemy import text
 
 from ..db import db
 from ..models import Agency, Client
 from ..services import services
+from . import CSP
 
 bp = Blueprint("pages", __name__)
 
@@ -31,12 +32,28 @@ def set_language(lang):
     return redirect(target.rstrip("?") or "/")
 
 
+#: the catalogue shows agencies' logos from their own https hosts, and nothing else from outside
+CATALOGUE_CSP = CSP.replace("img-src 'self' data:", "img-src 'self' data: https:")
+
+
+def https_only(uri: str | None) -> str | None:
+    """A logo is shown only from an https URL; anything else is not shown at all."""
+    return uri if uri and urlsplit(uri).scheme == "https" and urlsplit(uri).hostname else None
+
+
 @bp.get("/services")
 def catalogue():
-    agencies = db.session.execute(
-        db.select(Agency).join(Client).where(Client.status == "active").distinct().order_by(Agency.id)
-    ).scalars().all()
-    return render_template("services.html", agencies=agencies)
+    """The single window: every active service, by agency, with its description, logo and link."""
+    clients = db.session.execute(
+        db.select(Client).join(Agency).where(Client.status == "active", Agency.status == "active")
+        .order_by(Agency.id, Client.id)).scalars().all()
+    agencies: dict[int, dict] = {}
+    for client in clients:
+        entry = agencies.setdefault(client.agency_id, {"agency": client.agency, "services": []})
+        entry["services"].append({"client": client, "logo": https_only(client.logo_uri), "link": client.client_uri})
+    response = make_response(render_template("services.html", agencies=list(agencies.values())))
+    response.headers["Content-Security-Policy"] = CATALOGUE_CSP
+    return response
 
 
 @bp.get("/healthz")

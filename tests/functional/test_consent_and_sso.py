@@ -7,6 +7,17 @@ from tests.support import Forms, RelyingParty, at_rp, authorize, query
 
 
 @pytest.fixture
+def settings(module_provider):
+    """This module shares one provider (see module_provider in conftest.py)."""
+    return module_provider[0]
+
+
+@pytest.fixture
+def app(module_provider):
+    return module_provider[1]
+
+
+@pytest.fixture
 def health(app):
     client_id, secret = make_client(app, name="Health Insurance", name_fa="بیمه سلامت",
                                     redirect_uris=["https://health.example/cb"], agency="health")
@@ -168,11 +179,12 @@ def test_cancelled_interaction_cannot_be_resumed(rp, browser, citizen):
     assert "Location" not in response.headers
 
 
-def test_consent_step_after_the_redirect_uri_was_deregistered_is_a_400_page(app, rp, browser, citizen):
+def test_consent_step_after_the_redirect_uri_was_deregistered_is_a_400_page(app, rp, browser, citizen,
+                                                                            monkeypatch):
     from idp.db import db
     from idp.models import Client
 
-    app.config["PROPAGATE_EXCEPTIONS"] = False  # what a citizen gets in production
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # what a citizen gets in production
     page = sign_in_to_consent(browser, rp, citizen)
     with app.app_context():
         client = db.session.execute(db.select(Client).filter_by(client_id=rp.client_id)).scalar_one()

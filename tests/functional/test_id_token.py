@@ -14,6 +14,17 @@ RFC8176_AMR = {"face", "fpt", "geo", "hwk", "iris", "kba", "mca", "mfa", "otp", 
                "sc", "sms", "swk", "tel", "user", "vbm", "wia"}
 
 
+@pytest.fixture
+def settings(module_provider):
+    """This module shares one provider (see module_provider in conftest.py)."""
+    return module_provider[0]
+
+
+@pytest.fixture
+def app(module_provider):
+    return module_provider[1]
+
+
 def published_keys(app) -> tuple[dict, KeySet]:
     jwks = app.test_client().get("/jwks.json").get_json()
     return jwks, KeySet.import_key_set(jwks)

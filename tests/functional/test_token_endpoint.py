@@ -9,6 +9,17 @@ from tests.conftest import make_client
 from tests.support import RelyingParty, authorize, pkce_pair, query
 
 
+@pytest.fixture
+def settings(module_provider):
+    """This module shares one provider (see module_provider in conftest.py)."""
+    return module_provider[0]
+
+
+@pytest.fixture
+def app(module_provider):
+    return module_provider[1]
+
+
 def code_for(browser, rp, citizen, **extra) -> str:
     return query(authorize(browser, rp, citizen, **extra).headers["Location"])["code"]
 
@@ -178,7 +189,8 @@ def test_expired_code_is_invalid_grant(app, rp, browser, citizen):
 
     code = code_for(browser, rp, citizen)
     with app.app_context():
-        db.session.execute(db.update(AuthorizationCode).values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.execute(db.update(AuthorizationCode).where(AuthorizationCode.client_id == rp.client_id)
+                           .values(expires_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
     assert_oauth_error(rp.redeem(code), 400, "invalid_grant")
 
@@ -189,7 +201,7 @@ def test_code_lifetime_follows_the_setting(app, settings, rp, browser, citizen):
 
     code_for(browser, rp, citizen)
     with app.app_context():
-        row = db.session.execute(db.select(AuthorizationCode)).scalar_one()
+        row = db.session.execute(db.select(AuthorizationCode).filter_by(client_id=rp.client_id)).scalar_one()
         lifetime = (row.expires_at - row.created_at).total_seconds()
     assert abs(lifetime - settings.authorization_code_ttl) < 2
 
@@ -200,7 +212,7 @@ def test_code_is_not_stored_in_clear(app, rp, browser, citizen):
 
     code = code_for(browser, rp, citizen)
     with app.app_context():
-        rows = db.session.execute(db.select(AuthorizationCode)).scalars().all()
+        rows = db.session.execute(db.select(AuthorizationCode).filter_by(client_id=rp.client_id)).scalars().all()
         assert len(rows) == 1
         assert rows[0].code_hash != code and code not in rows[0].code_hash
 
@@ -311,7 +323,8 @@ def test_expired_access_token_is_refused_at_userinfo(app, rp, browser, citizen):
 
     access_token = rp.redeem(code_for(browser, rp, citizen)).get_json()["access_token"]
     with app.app_context():
-        db.session.execute(db.update(Token).values(expires_at=utcnow() - timedelta(seconds=1)))
+        db.session.execute(db.update(Token).where(Token.client_id == rp.client_id)
+                           .values(expires_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
     response = userinfo(rp, access_token)
     assert response.status_code == 401

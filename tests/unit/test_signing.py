@@ -35,6 +35,17 @@ def clock(monkeypatch):
     return fake
 
 
+@pytest.fixture(scope="module", autouse=True)
+def parse_each_key_file_once():
+    """Parsing RSA private keys is the slow part: each key file is parsed once (the first time,
+    through joserfc as usual); every file is still read on every load."""
+    from tests.support import memoize_key_loading
+
+    restore = memoize_key_loading()
+    yield
+    restore()
+
+
 @pytest.fixture
 def no_recheck_delay(monkeypatch):
     monkeypatch.setattr(idp.signing, "RECHECK_SECONDS", 0)

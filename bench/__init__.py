@@ -1,0 +1,1 @@
+"""Panjereh's benchmark suite: ``python -m bench`` (see bench/README.md)."""
