@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import itertools
+import os
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Callable, Iterable
 
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .config import INSTANCE_DIR
 from .db import db, utcnow
 from .models import Citizen
 from .text import InvalidMobile, InvalidNationalId, normalize_mobile, normalize_national_id
@@ -22,6 +27,7 @@ GENDERS = {"male", "female", ""}
 class ImportResult:
     imported: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    resumed_from: int | None = None  # the CSV line an interrupted import went on after
 
 
 def parse_row(row: dict) -> dict:
@@ -64,7 +70,8 @@ def _upsert(records: list[dict]) -> None:
 
 
 def import_rows(rows: Iterable[dict], batch: int = 2000, progress: Callable[[int], None] | None = None,
-                first_line: int = 2) -> ImportResult:
+                first_line: int = 2, checkpoint: Callable[[int], None] | None = None) -> ImportResult:
+    """Upsert the rows in batches; ``checkpoint(line)`` is told the last line of every committed batch."""
     result = ImportResult()
     pending: dict[str, dict] = {}
     for line, row in enumerate(rows, start=first_line):
@@ -78,6 +85,8 @@ def import_rows(rows: Iterable[dict], batch: int = 2000, progress: Callable[[int
             _upsert(list(pending.values()))
             result.imported += len(pending)
             pending.clear()
+            if checkpoint:
+                checkpoint(line)
             if progress and result.imported % (batch * 50) == 0:
                 progress(result.imported)
     if pending:
@@ -86,10 +95,32 @@ def import_rows(rows: Iterable[dict], batch: int = 2000, progress: Callable[[int
     return result
 
 
-def import_csv(path: str, batch: int = 2000, progress=None) -> ImportResult:
+def _checkpoint_path(path: str) -> Path:
+    """Where an interrupted import of this very file (same path, size and mtime) notes its progress."""
+    stat = os.stat(path)
+    digest = hashlib.sha256(f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    return INSTANCE_DIR / f"registry-import-{digest}.line"
+
+
+def import_csv(path: str, batch: int = 2000, progress=None, resume: bool = True) -> ImportResult:
+    """Stream a CSV into the registry in bounded memory. An interrupted import of the same
+    file resumes after the last committed batch (re-importing is harmless: rows upsert)."""
+    marker = _checkpoint_path(path)
+    start = int(marker.read_text()) if resume and marker.exists() else 1
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
             raise ValueError(f"the CSV lacks the column(s): {', '.join(missing)}")
-        return import_rows(reader, batch=batch, progress=progress)
+        rows = itertools.islice(reader, start - 1, None)  # lines up to ``start`` were committed before
+        if start > 1 and progress:
+            progress(-start)
+
+        def note(line: int) -> None:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(str(line))
+
+        result = import_rows(rows, batch=batch, progress=progress, first_line=start + 1, checkpoint=note)
+    marker.unlink(missing_ok=True)
+    result.resumed_from = start if start > 1 else None
+    return result

@@ -17,13 +17,17 @@ def registry():
 @registry.command("import", help="Load records from a CSV file; re-import updates, never duplicates.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--batch", default=2000, show_default=True, type=int)
-def import_(path, batch):
+@click.option("--restart", is_flag=True, help="Start from the first line even if an import of this file was interrupted.")
+def import_(path, batch, restart):
     with app_context():
         def progress(done):
-            click.echo(f"  {done:,} rows…", err=True)
+            if done < 0:
+                click.echo(f"  resuming an interrupted import after line {-done:,}", err=True)
+            else:
+                click.echo(f"  {done:,} rows…", err=True)
 
         try:
-            result = import_csv(path, batch=batch, progress=progress)
+            result = import_csv(path, batch=batch, progress=progress, resume=not restart)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
         record(Event.REGISTRY_IMPORTED, rows=result.imported, rejected=len(result.rejected))
