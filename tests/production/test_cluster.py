@@ -199,8 +199,8 @@ def test_a_database_outage_fails_cleanly_and_heals(cluster, client):
     try:
         ready = requests.get(a.url + "/readyz", timeout=30)
         assert ready.status_code == 503 and ready.json()["checks"]["database"] == "fail"
-        response = requests.post(a.url + "/token", data={"grant_type": "client_credentials"}, auth=client,
-                                 timeout=30)
+        response = requests.post(a.url + "/token", data={"grant_type": "authorization_code", "code": "x" * 40,
+                                                          "redirect_uri": REDIRECT}, auth=client, timeout=30)
         assert response.status_code == 503
         assert response.json()["error"] == "temporarily_unavailable"
     finally:
