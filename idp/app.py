@@ -12,6 +12,7 @@ from flask_limiter.util import get_remote_address
 from limits.storage import storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .auth.limits import AbuseLimits, LimitSettings  # also registers the panjereh+kv:// limits storage
 from .config import INSTANCE_DIR, Settings, load_secret_key
@@ -52,6 +53,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         TESTING=settings.testing,
         MAX_CONTENT_LENGTH=64 * 1024,
     )
+    if settings.trusted_proxies:
+        # the citizen's own address (rate limits, audit) from the load balancers' X-Forwarded-* headers
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0, x_port=0)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS)
     babel.init_app(app, locale_selector=select_locale)
@@ -79,7 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         server.registry = services.registry
         server.register_endpoint(UserInfoEndpoint(server, services.registry))
         server.register_endpoint(EndSessionEndpoint(server))
-    courier = Courier(app)
+    courier = Courier(app, allow_private=not settings.secure_cookies)
 
     def notify_services(login):
         if on_session_end(server, login):

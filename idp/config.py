@@ -81,7 +81,9 @@ class Settings:
     access_token_ttl: int = 600
     id_token_ttl: int = 600
     refresh_token_ttl: int = 24 * 60 * 60
-    client_cache_seconds: float = 1.0  # how stale a cached client may be (suspensions apply within this)
+    client_cache_seconds: float = 1.0
+    # how many proxies (load balancers) in front of the provider set X-Forwarded-For / -Proto
+    trusted_proxies: int = 0  # how stale a cached client may be (suspensions apply within this)
     default_locale: str = "fa"
     # the agency registry: scopes whose grant to a service needs a second administrator (space-separated)
     sensitive_scopes: str = "national_id"

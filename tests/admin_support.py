@@ -52,6 +52,20 @@ def citizen_token(browser, rp, citizen, scope: str = "openid admin") -> str:
     return sign_in_tokens(browser, rp, citizen)["access_token"]
 
 
+def loa3_citizen_token(browser, rp, citizen, scope: str = "openid admin") -> str:
+    """As citizen_token, at the highest level: the citizen adds an authenticator app and steps up."""
+    import json
+
+    from tests.support import enrol_authenticator, next_totp, query, walk
+
+    citizen_token(browser, rp, citizen, scope)
+    secret, _codes = enrol_authenticator(browser)
+    claims = json.dumps({"id_token": {"acr": {"essential": True, "values": ["urn:panjereh:loa:3"]}}})
+    response, _seen = walk(browser, browser.get(rp.authorize_url(claims=claims)), citizen=citizen,
+                           factor=next_totp(secret))
+    return rp.redeem(query(response.headers["Location"])["code"]).get_json()["access_token"]
+
+
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 

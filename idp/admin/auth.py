@@ -20,6 +20,7 @@ from sqlalchemy import select
 from ..db import db, utcnow
 from ..models import Client, Token
 from ..oauth.tokens import ServiceToken, is_service_token, verify_access_token
+from ..interaction.levels import LOA3, rank
 from .actors import Actor, account_actor, client_actor
 from .policy import ADMIN_SCOPE
 
@@ -72,6 +73,8 @@ def authenticate(authorization: str | None, keys, issuer: str) -> Actor | Refusa
         return NOT_ADMIN
     if row.account is None:
         return client_actor(client.client_id) if row.grant_type == "client_credentials" else NOT_ADMIN
+    if rank(row.acr) < rank(LOA3):  # as at the console: an administrator acts at the highest level only
+        return NOT_ADMIN
     return account_actor(row.account) if row.account.is_admin else NOT_ADMIN
 
 

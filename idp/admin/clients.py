@@ -31,9 +31,9 @@ from ..models import Agency, AuditEvent, Client, Proposal, Token
 from ..models.clients import CLIENT_SECRET
 from ..registration import ClientRequest, RegistrationError, build_client, check_uri, new_secret, validate
 from ..security import keyed_hash, random_token
-from .actors import AGENCY, CLI_OPERATOR, Actor
-from .errors import Conflict, InvalidRequest, NotFound
-from .policy import SERVICE_STATUSES, changes_redirect_uris, grants_sensitive_scope, privileged_requested
+from .actors import AGENCY, CLI_OPERATOR, OPERATOR, Actor
+from .errors import Conflict, Forbidden, InvalidRequest, NotFound
+from .policy import PRIVILEGED_SCOPES, SERVICE_STATUSES, changes_redirect_uris, grants_sensitive_scope, privileged_requested
 from .present import record_view
 from .proposals import propose
 from .record import Action, record
@@ -222,9 +222,18 @@ def apply_update(actor: Actor, proposal: Proposal) -> None:
            proposal_id=proposal.id)
 
 
+def _refuse_privileged_credentials(actor: Actor, client: Client) -> None:
+    """One administrator must not obtain another administrative client's credentials (and with them a
+    second vote in the two-person rule): those are changed by an operator on the command line."""
+    if actor.kind != OPERATOR and set(client.scopes) & PRIVILEGED_SCOPES:
+        raise Forbidden("the credentials of an administrative client are changed by an operator "
+                        "(idp clients rotate-secret), not through the console or the API")
+
+
 def set_keys(actor: Actor, client: Client, jwks: dict | None = None, jwks_uri: str | None = None) -> Client:
     """The service's public keys (private_key_jwt, signed request objects): a JWKS by value or a jwks_uri."""
     _refuse_retired(client)
+    _refuse_privileged_credentials(actor, client)
     if jwks is not None and jwks_uri is not None:
         raise InvalidRequest("give either jwks or jwks_uri, not both")
     if jwks is not None:
@@ -243,6 +252,7 @@ def set_keys(actor: Actor, client: Client, jwks: dict | None = None, jwks_uri: s
 def rotate_secret(actor: Actor, client: Client) -> str:
     """A new client secret, returned once; only its keyed hash is kept. The old one stops working now."""
     _refuse_retired(client)
+    _refuse_privileged_credentials(actor, client)
     if client.token_endpoint_auth_method not in SECRET_METHODS:
         raise InvalidRequest(f"this service authenticates with {client.token_endpoint_auth_method}: "
                              "it has no client secret to rotate")

@@ -80,6 +80,10 @@ class LimitSettings:
     lockout_for: int = 1800      # ... lock it out this long
 
 
+def pair(national_id: str, mobile: str) -> str:
+    return f"{national_id}:{mobile}"
+
+
 def ip_range(ip: str | None) -> str:
     """The /24 (IPv4) or /48 (IPv6) network of an address: SMS pumping comes in ranges."""
     try:
@@ -104,32 +108,37 @@ class AbuseLimits:
             raise Limited(reason, reset_at - time.time())
 
     def before_sending(self, national_id: str, mobile: str, ip: str | None) -> None:
-        """Count one code request; raises Limited when any limit is reached."""
+        """Count one code request; raises Limited when any limit is reached.
+
+        The national-ID limit and the lockout are kept per national ID *and* mobile
+        typed: whoever does not know a citizen's mobile cannot lock them out, and the
+        answer depends only on what was typed, never on what the registry holds."""
         if not self.enabled:
             return
-        self.check_lockout(national_id)
+        self.check_lockout(national_id, mobile)
         s = self.settings
         self._hit("ip-range", s.ip_range, ip_range(ip))
-        self._hit("national-id", s.national_id, national_id)
+        self._hit("national-id", s.national_id, pair(national_id, mobile))
         self._hit("mobile", s.mobile, mobile)
         self._hit("mobile-daily", s.mobile_daily, mobile)
 
-    def check_lockout(self, national_id: str) -> None:
+    def check_lockout(self, national_id: str, mobile: str) -> None:
         if not self.enabled:
             return
-        until = self.store.get("lockout:" + national_id)
+        until = self.store.get("lockout:" + pair(national_id, mobile))
         if until and until["until"] > time.time():
             raise Limited("lockout", until["until"] - time.time())
 
-    def challenge_failed(self, national_id: str) -> bool:
-        """A challenge died of wrong codes; True when this locks the national ID out."""
+    def challenge_failed(self, national_id: str, mobile: str) -> bool:
+        """A challenge died of wrong codes; True when this locks the pair out."""
         if not self.enabled:
             return False
         s = self.settings
-        failures = self.store.incr("failed-challenges:" + national_id, s.lockout_window)
+        key = pair(national_id, mobile)
+        failures = self.store.incr("failed-challenges:" + key, s.lockout_window)
         if failures >= s.lockout_after:
-            self.store.put("lockout:" + national_id, {"until": time.time() + s.lockout_for}, s.lockout_for)
-            self.store.delete("failed-challenges:" + national_id)
+            self.store.put("lockout:" + key, {"until": time.time() + s.lockout_for}, s.lockout_for)
+            self.store.delete("failed-challenges:" + key)
             return True
         return False
 

@@ -24,17 +24,21 @@ ACHIEVABLE = LOA3
 
 
 def requested_acr(params: dict, claims_request: dict | None, client_default: list | None) -> tuple[str | None, bool]:
-    """The level the request (or the service's registration) asks for, and whether it is essential.
+    """The level the request and the service's registration ask for, and whether it is essential.
 
-    An essential ``acr`` claim request or the service's registered minimum must be
-    met; ``acr_values`` is a preference."""
+    The service's registered minimum is a floor no request can lower; an essential
+    ``acr`` claim may raise it; ``acr_values`` is a preference."""
+    floor = min(client_default, key=rank) if client_default else None
     acr_claim = ((claims_request or {}).get("id_token") or {}).get("acr") or {}
     if acr_claim.get("essential"):
         values = acr_claim.get("values") or ([acr_claim["value"]] if "value" in acr_claim else [])
         known = [v for v in values if v in RANK]
-        return (min(known, key=rank) if known else (values[0] if values else None)), True
-    if client_default:
-        return min(client_default, key=rank), True
+        asked = min(known, key=rank) if known else (values[0] if values else None)
+        if floor and (asked is None or (asked in RANK and rank(asked) < rank(floor))):
+            asked = floor
+        return asked, True
+    if floor:
+        return floor, True
     preferred = [v for v in params.get("acr_values", "").split() if v in RANK]
     return (min(preferred, key=rank) if preferred else None), False
 

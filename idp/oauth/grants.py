@@ -18,7 +18,7 @@ from authlib.oidc.core import grants as oidc_grants
 from sqlalchemy import select, update
 
 from ..db import db, utcnow
-from ..models import AuthorizationCode, Token
+from ..models import AuthorizationCode, LoginSession, Token
 from ..security import keyed_hash
 from .claims import IDENTITY_SCOPES, EndUser, claims_for_scope, scope_of, subject_for
 from .requests import parse_claims_request
@@ -96,6 +96,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Used codes are kept (``used_at`` is set) so a replay is recognised."""
 
     def authenticate_user(self, authorization_code):
+        if not session_alive(authorization_code.sid):
+            return None  # the citizen signed out after the code was issued: invalid_grant
         account = authorization_code.account
         return EndUser(account, authorization_code.sid, authorization_code.auth_time,
                        authorization_code.acr or "", tuple(authorization_code.amr or ()),
@@ -119,6 +121,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             return None
         if row.revoked_at is not None or (row.refresh_expires_at and row.refresh_expires_at <= utcnow()):
             return None
+        if not session_alive(row.sid):
+            return None  # the sign-in it came from has ended: the grant ends with it
         return row
 
     def authenticate_user(self, refresh_token):
@@ -233,6 +237,14 @@ class OpenIDRefresh(OpenIDCode):
 
     def __call__(self, grant):
         grant.register_hook("after_create_token_response", self.process_token)
+
+
+def session_alive(sid: str | None) -> bool:
+    """Whether the single sign-on session a grant came from is still on (no session: a service grant)."""
+    if not sid:
+        return True
+    login = db.session.get(LoginSession, sid)
+    return login is not None and login.ended_at is None and login.expires_at > utcnow()
 
 
 def revoke_family(family_id: str | None) -> int:

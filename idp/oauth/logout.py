@@ -24,6 +24,7 @@ from ..db import db, utcnow
 from ..models import Client, LoginSession, LogoutNotice, SessionClient, Token
 from ..security import random_token
 from .claims import subject_for
+from .outbound import DestinationRefused, check_destination
 
 log = logging.getLogger(__name__)
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -86,9 +87,10 @@ def on_session_end(server, login: LoginSession) -> int:
 class Courier:
     """Delivers queued logout tokens from a background thread, with retries."""
 
-    def __init__(self, app, timeout: float = 5.0):
+    def __init__(self, app, timeout: float = 5.0, allow_private: bool = False):
         self.app = app
         self.timeout = timeout
+        self.allow_private = allow_private
         self._wake = threading.Event()
         self._thread = None
         self._lock = threading.Lock()
@@ -148,11 +150,12 @@ class Courier:
     def attempt(self, notice: LogoutNotice) -> None:
         error = None
         try:
+            check_destination(notice.uri, self.allow_private)
             response = self.http.post(notice.uri, data={"logout_token": notice.logout_token},
                                       timeout=self.timeout, allow_redirects=False)
             if response.status_code not in (200, 204):
                 error = f"http-{response.status_code}"
-        except requests.RequestException as exc:
+        except (requests.RequestException, DestinationRefused) as exc:
             error = type(exc).__name__
         notice.attempts += 1
         if error is None:

@@ -106,7 +106,7 @@ class AuthorizationServer(_FlaskServer):
         self.registry = None  # the civil registry, attached by the app factory (claims in ID tokens)
         self.store = store
         self.clients = ClientCache(settings.client_cache_seconds)
-        client_keys = ClientKeys()
+        client_keys = ClientKeys(allow_private=not settings.secure_cookies)  # local services in development
         self.pushed = PushedRequests(store)
         self.request_objects = RequestObjects(self, client_keys)
         self.register_token_generator("default", AccessTokenGenerator(self, settings.access_token_ttl))

@@ -35,9 +35,9 @@ def origin() -> Origin:
 
 
 def register_views(app: Flask) -> None:
-    from . import account, admin_api, errors, interaction, oauth, pages, registration
+    from . import account, admin_api, admin_console, errors, interaction, oauth, pages, registration
 
-    for module in (oauth, interaction, account, pages, errors, admin_api, registration):
+    for module in (oauth, interaction, account, pages, errors, admin_api, admin_console, registration):
         module.init_app(app)
 
     app.add_template_filter(local_digits, "digits")

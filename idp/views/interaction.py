@@ -131,7 +131,7 @@ def verify(interaction, client):
         else:
             record(Event.OTP_EXHAUSTED, "fail", origin=origin(), national_id=challenge.national_id,
                    client_id=client_id(client))
-            if svc.limits.challenge_failed(challenge.national_id):
+            if svc.limits.challenge_failed(challenge.national_id, challenge.mobile):
                 record(Event.LOCKED_OUT, "locked", origin=origin(), national_id=challenge.national_id,
                        client_id=client_id(client))
             return restart(interaction, _("Too many wrong codes. Please start again."))
@@ -178,8 +178,8 @@ def resend_wait(challenge) -> int:
 def limited_message(limited: Limited) -> str:
     minutes = max(1, -(-limited.retry_after // 60))
     if limited.reason == "lockout":
-        return ngettext("Too many failed attempts for this national ID. Try again in %(count)s minute.",
-                        "Too many failed attempts for this national ID. Try again in %(count)s minutes.",
+        return ngettext("Too many failed attempts with this national ID and mobile number. Try again in %(count)s minute.",
+                        "Too many failed attempts with this national ID and mobile number. Try again in %(count)s minutes.",
                         minutes, count=local_digits(minutes))
     return ngettext("Too many codes were requested. Try again in %(count)s minute.",
                     "Too many codes were requested. Try again in %(count)s minutes.", minutes, count=local_digits(minutes))
@@ -219,7 +219,8 @@ def resume(interaction):
     login = svc.sessions.current(session.get("sid"))
     if login is None:
         return restart(interaction, _("Please sign in again."))
-    if interaction.required_acr and rank(login.acr) < rank(interaction.required_acr):
+    if (interaction.required_acr and rank(login.acr) < rank(interaction.required_acr)
+            and totp.active_authenticator(login.account) is not None):
         if interaction.state != FACTOR:
             interaction.move(FACTOR)
             svc.interactions.save(interaction)
@@ -246,19 +247,20 @@ def factor(interaction, client):
         # loa3 builds on a live-verified SMS sign-in: a loa1 session signs in again first
         return restart(interaction, _("Please sign in again."))
     form = FactorForm()
-    wrong_key = f"factor-failures:{login.account_id}"
-    if form.is_submitted() and svc.store.count(wrong_key) >= svc.settings.otp_max_attempts:
-        form.validate_on_submit()
-        form.otp.errors.append(_("Too many wrong codes. Try again in 15 minutes."))
-        return render_template("login/factor.html", form=form, client=client, interaction=interaction,
-                               abort_form=DecisionForm()), 429
+    wrong_key = f"factor-attempts:{login.account_id}"
     if form.validate_on_submit():
+        # count the attempt before checking it, so concurrent guesses cannot slip past the limit
+        if svc.store.incr(wrong_key, FACTOR_LOCK_SECONDS) > svc.settings.otp_max_attempts:
+            form.otp.errors.append(_("Too many wrong codes. Try again in 15 minutes."))
+            return render_template("login/factor.html", form=form, client=client, interaction=interaction,
+                                   abort_form=DecisionForm()), 429
         account = login.account
         if form.otp.data:
             ok, method = totp.verify(account, form.otp.data), "totp"
         else:
             ok, method = totp.use_recovery_code(account, form.recovery_code.data), "recovery_code"
         if ok:
+            svc.store.delete(wrong_key)
             svc.sessions.step_up(login, LOA3, AMR_MFA)
             interaction.logged_in_at = time.time()
             svc.interactions.save(interaction)
@@ -267,7 +269,6 @@ def factor(interaction, client):
             record(Event.LEVEL_REACHED, origin=origin(), account_id=account.id, client_id=client_id(client),
                    acr=LOA3, amr=list(AMR_MFA), method=method)
             return resume(interaction)
-        svc.store.incr(wrong_key, FACTOR_LOCK_SECONDS)  # always on, like the SMS code's attempt limit
         record(Event.FACTOR_FAILED, "fail", origin=origin(), account_id=account.id, client_id=client_id(client),
                method=method)
         target = form.otp if form.otp.data else form.recovery_code

@@ -291,3 +291,5 @@ def init_app(app):
 
     for view in (token, userinfo, authorize, revoke, introspect, pushed_authorization_request):
         csrf.exempt(view)
+    # RP-initiated logout may arrive as a POST from the service; our confirmation form carries its own token
+    csrf.exempt(end_session)

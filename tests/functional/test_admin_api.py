@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.admin_support import (AdminAPI, CONSOLE_REDIRECT, active_service, admin_token, api_client, bearer,
+from tests.admin_support import (AdminAPI, loa3_citizen_token, CONSOLE_REDIRECT, active_service, admin_token, api_client, bearer,
                                  citizen_token, client_credentials_token, console_client, make_admin)
 from tests.support import RelyingParty, basic_header, error_code, introspect, sign_in_tokens, token_request
 
@@ -76,6 +76,9 @@ def test_a_citizen_needs_the_admin_role_and_the_admin_scope(app, http, browser, 
     token = citizen_token(browser, rp, citizen)
     assert http.get("/admin/api/agencies", headers=bearer(token)).get_json()["error"] == "insufficient_scope"
     make_admin(app, citizen["national_id"])
+    # an administrator acts at the highest level only, as at the console: an SMS sign-in is not enough
+    assert http.get("/admin/api/agencies", headers=bearer(token)).status_code == 403
+    token = loa3_citizen_token(browser, rp, citizen)
     response = http.get("/admin/api/agencies", headers=bearer(token))
     assert response.status_code == 200, response.get_data(as_text=True)
     without_scope = citizen_token(browser, rp, citizen, scope="openid")
