@@ -35,7 +35,7 @@ from .actors import AGENCY, CLI_OPERATOR, OPERATOR, Actor
 from .errors import Conflict, Forbidden, InvalidRequest, NotFound
 from .policy import PRIVILEGED_SCOPES, SERVICE_STATUSES, changes_redirect_uris, grants_sensitive_scope, privileged_requested
 from .present import record_view
-from .proposals import propose
+from .proposals import _snapshot, propose
 from .record import Action, record
 
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
@@ -48,6 +48,9 @@ SERVICE_FIELDS = {
     "require_pushed_authorization_requests": bool, "default_acr_values": list,
 }
 KEY_FIELDS = {"jwks": dict, "jwks_uri": str}
+#: what an agency may change about its own service without an administrator
+COSMETIC_FIELDS = frozenset({"client_name", "client_name_fa", "description_en", "description_fa", "logo_uri",
+                             "client_uri"})
 DEFAULTS = {
     "client_name": "", "client_name_fa": None, "description_en": None, "description_fa": None, "logo_uri": None,
     "client_uri": None, "redirect_uris": [], "post_logout_redirect_uris": [], "grant_types": ["authorization_code"],
@@ -189,6 +192,9 @@ def update_service(actor: Actor, client: Client, changes: dict, *, commit: bool 
     added_sensitive = grants_sensitive_scope(current["scope"], merged["scope"])
     if added_sensitive:
         reasons.append("sensitive scope " + " ".join(added_sensitive))
+    if actor.kind == AGENCY and set(changed) - COSMETIC_FIELDS:
+        # an agency changes only how its service is presented by itself; what it may do is reviewed
+        reasons.append("agency change to " + ", ".join(sorted(set(changed) - COSMETIC_FIELDS)))
     if reasons:
         proposal = propose(actor, "update", client, {
             "changes": changed, "base": {k: current[k] for k in changed}, "reasons": reasons})
@@ -298,6 +304,10 @@ def apply_activation(actor: Actor, proposal: Proposal) -> None:
         raise Conflict(f"the service is {client.status}, not {expected}: this proposal no longer applies")
     if not client.agency.is_active:
         raise Conflict(f"agency {client.agency.slug!r} is suspended: reactivate the agency first")
+    snapshot = proposal.payload.get("service")
+    if snapshot is not None and _snapshot(client) != snapshot:
+        # what the administrators reviewed is not what would go live
+        raise Conflict("the service changed since this was proposed: reject it and propose again")
     before = record_view(client)
     client.status = "active"
     action = Action.SERVICE_ACTIVATED if proposal.kind == "activate" else Action.SERVICE_REACTIVATED

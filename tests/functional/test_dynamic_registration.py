@@ -207,6 +207,25 @@ def test_update_applies_ordinary_changes_and_proposes_redirect_uri_changes(http,
     assert http.put(url, json={**METADATA}, headers=bearer(token)).status_code == 400  # client_id is required
 
 
+def test_an_agency_cannot_widen_its_active_service_by_itself(http, alice, bob, initial_token):
+    """Scopes, grant types, subject type, logout URIs: what a service may do is reviewed, never self-served."""
+    body = registered(http, initial_token)
+    url, token = "/register/" + body["client_id"], body["registration_access_token"]
+    for approver in (alice, bob):
+        proposal = next(p for p in approver.ok("GET", "/proposals")["proposals"]
+                        if p["client_id"] == body["client_id"] and p["status"] == "open")
+        approver.ok("POST", f"/proposals/{proposal['id']}/approve")
+    assert alice.ok("GET", f"/services/{body['client_id']}")["status"] == "active"
+    wider = http.put(url, json={**METADATA, "client_id": body["client_id"], "scope": "openid profile tax:read",
+                                "grant_types": ["authorization_code", "client_credentials"],
+                                "subject_type": "public",
+                                "post_logout_redirect_uris": ["https://evil.example/"]}, headers=bearer(token))
+    assert wider.status_code == 200 and wider.get_json().get("proposal_id")
+    service = alice.ok("GET", f"/services/{body['client_id']}")
+    assert service["scope"] == "openid profile" and service["grant_types"] == ["authorization_code"]
+    assert service["post_logout_redirect_uris"] == METADATA["post_logout_redirect_uris"]
+
+
 def test_delete_retires_and_nothing_is_deleted(http, alice, initial_token):
     body = registered(http, initial_token)
     url, token = "/register/" + body["client_id"], body["registration_access_token"]
