@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         server.registry = services.registry
         server.register_endpoint(UserInfoEndpoint(server, services.registry))
         server.register_endpoint(EndSessionEndpoint(server))
-    courier = Courier(app, allow_private=not settings.secure_cookies)
+    courier = app.extensions["panjereh.courier"] = Courier(app, allow_private=not settings.secure_cookies)
 
     def notify_services(login):
         if on_session_end(server, login):

@@ -1,0 +1,52 @@
+"""Expired sessions end even when the browser never comes back: tokens revoked, services told."""
+
+from datetime import timedelta
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from idp.db import db, utcnow
+from idp.models import LoginSession, LogoutNotice, Token
+from tests.conftest import make_client
+from tests.support import RelyingParty, query
+
+
+def test_sweep_ends_expired_sessions_revokes_their_tokens_and_queues_logout_tokens(app, browser, citizen,
+                                                                                  monkeypatch):
+    client_id, secret = make_client(app, backchannel_logout_uri="http://127.0.0.1:9/logout",
+                                    grant_types=["authorization_code", "refresh_token"])
+    rp = RelyingParty(app.test_client(), client_id, secret, "https://tax.example/cb")
+    response = browser.consent(browser.login(browser.get(rp.authorize_url()), citizen["national_id"],
+                                             citizen["mobile"]))
+    tokens = rp.redeem(query(response.headers["Location"])["code"]).get_json()
+    with app.app_context():
+        login = db.session.execute(select(LoginSession)).scalar_one()
+        login.expires_at = utcnow() - timedelta(seconds=1)  # the absolute lifetime has passed
+        db.session.commit()
+
+    from idp.cli import sessions as sessions_cli
+
+    monkeypatch.setattr(sessions_cli, "app_context", lambda: _context(app))
+    result = CliRunner().invoke(sessions_cli.sweep, [])
+    assert result.exit_code == 0, result.output
+    assert "Ended 1 expired session" in result.output
+    with app.app_context():
+        assert db.session.execute(select(LoginSession)).scalar_one().ended_at is not None
+        assert all(t.revoked_at is not None for t in db.session.execute(select(Token)).scalars())
+        assert db.session.execute(select(LogoutNotice)).scalar_one().client_id == client_id
+    refreshed = rp.http.post("/token", data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+                             auth=(client_id, secret))
+    assert refreshed.get_json()["error"] == "invalid_grant"
+
+
+class _context:
+    def __init__(self, app):
+        self.app = app
+
+    def __enter__(self):
+        self.ctx = self.app.app_context()
+        self.ctx.push()
+        return self.app
+
+    def __exit__(self, *exc):
+        self.ctx.pop()
