@@ -56,13 +56,6 @@ def english_words(html: str, allowed: set[str]) -> list[str]:
     return LATIN_WORD.findall(text)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "idp/translations/fa/LC_MESSAGES/messages.po lacks the msgids added with the plural and Persian-digit "
-    "messages (e.g. 'Signing in to %(service)s (%(agency)s)' from idp/templates/login/_service.html, "
-    "'If this mobile number belongs to this national ID, a 6-digit code has been sent to %(mobile)s.' and "
-    "'It is valid for %(num)s minute(s).' from verify.html, 'That code is incorrect. You have %(count)s more "
-    "tries.' from idp/views/interaction.py, 'Cancel', '%(service)s of %(agency)s asks to receive:'), so the "
-    "Persian login pages show English sentences"))
 def test_the_persian_login_pages_are_all_persian(stack, citizen_browser):
     browser = citizen_browser("persian_pages")
     # The agency's display name is data, not interface text: `idp clients add` has no option for it, so a

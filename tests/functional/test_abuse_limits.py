@@ -361,8 +361,6 @@ def test_limits_and_lockouts_hold_across_instances_sharing_redis(build, outbox, 
 # --- the refusals in Persian ----------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the rate-limit, lockout and 429 messages have no Persian "
-                                       "translation in idp/translations/fa/LC_MESSAGES/messages.po")
 def test_refusals_are_in_persian_by_default(build, outbox, citizens):
     app = build(limit_national_id="1 per 15 minutes", limit_login_ip="2 per 10 minutes",
                 lockout_after=1, lockout_for=600)

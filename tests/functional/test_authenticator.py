@@ -282,8 +282,6 @@ def test_account_page_needs_a_sign_in(app, browser):
     assert paths and paths[-1].endswith("/identify") and is_page_with(response, "national_id")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the account, enrolment, recovery-code and factor pages and the "
-                                       "account sign-in line have no Persian translation (messages.po)")
 def test_account_pages_are_in_persian_by_default(app, rp, browser, citizen):
     english_only = []
     fresh = Browser(app.test_client(), browser.outbox)
