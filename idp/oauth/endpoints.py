@@ -7,7 +7,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _Introspection
 from sqlalchemy import select
 
 from ..db import db, utcnow
-from ..models import Client, Token
+from ..models import Token
 from ..security import keyed_hash
 from .claims import subject_for
 from .grants import REFRESH, TOKEN_AUTH_METHODS, revoke_family
@@ -92,7 +92,7 @@ class IntrospectionEndpoint(TokenLookup, _Introspection):
                     "token_type": "Bearer", "iat": claims["iat"], "exp": claims["exp"], "iss": claims["iss"],
                     "aud": claims["aud"], "sub": claims["sub"], "jti": claims["jti"]}
         row = token.row if isinstance(token, RefreshView) else token
-        owner = db.session.execute(select(Client).where(Client.client_id == row.client_id)).scalar_one_or_none()
+        owner = self.server.find_client(row.client_id)  # cached; None once suspended or retired
         payload = {
             "active": owner is not None and owner.is_active,
             "scope": row.scope,

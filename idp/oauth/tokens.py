@@ -16,9 +16,10 @@ from ..models import Client, Token
 class IssuedToken:
     """An access token that verified, joined with its record (for revocation)."""
 
-    def __init__(self, claims: dict, record: Token):
+    def __init__(self, claims: dict, record: Token, find_client=None):
         self.claims = claims
         self.record = record
+        self._find_client = find_client
 
     def get_scope(self):
         return self.record.scope
@@ -33,6 +34,8 @@ class IssuedToken:
         return self.record.account
 
     def get_client(self):
+        if self._find_client is not None:  # the server's cached lookup: active clients only
+            return self._find_client(self.record.client_id)
         return db.session.execute(
             select(Client).where(Client.client_id == self.record.client_id)).scalar_one_or_none()
 
@@ -99,11 +102,12 @@ def verify_access_token(token_string: str, keys, issuer: str) -> dict | None:
 
 
 class AccessTokenValidator(BearerTokenValidator):
-    def __init__(self, keys, issuer, store):
+    def __init__(self, keys, issuer, store, find_client=None):
         super().__init__()
         self.keys = keys
         self.issuer = issuer
         self.store = store
+        self.find_client = find_client
 
     def authenticate_token(self, token_string):
         claims = verify_access_token(token_string, self.keys, self.issuer)
@@ -112,7 +116,7 @@ class AccessTokenValidator(BearerTokenValidator):
         if is_service_token(claims):
             return ServiceToken(claims, self.store)
         record = db.session.execute(select(Token).where(Token.jti == claims["jti"])).scalar_one_or_none()
-        return IssuedToken(claims, record) if record is not None else None
+        return IssuedToken(claims, record, self.find_client) if record is not None else None
 
 
 def verify_id_token_hint(token_string: str, keys, issuer: str, client_id: str) -> dict | None:

@@ -30,7 +30,7 @@ class ScopeChallenge(OAuth2Error):
 class UserInfoEndpoint(_UserInfoEndpoint):
     def __init__(self, server, registry):
         protector = ResourceProtector()
-        protector.register_token_validator(AccessTokenValidator(server.keys, server.settings.issuer, server.store))
+        protector.register_token_validator(AccessTokenValidator(server.keys, server.settings.issuer, server.store, server.find_client))
         super().__init__(resource_protector=protector)
         self.registry = registry
         self._server = server
