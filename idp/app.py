@@ -92,6 +92,16 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     services.sessions.on_end.append(notify_services)
 
+    def sms_failed(to: str, error: str | None) -> None:
+        from .audit import Event, record
+        from .text import mask_mobile
+
+        with app.app_context():
+            record(Event.OTP_SEND_FAILED, "fail", to=mask_mobile(to), error=error)
+
+    if hasattr(services.sms, "on_failure"):  # a gateway that delivers in the background reports failures
+        services.sms.on_failure = sms_failed
+
     from .views import register_views
 
     register_views(app)

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -84,10 +85,44 @@ class HttpSender:
         return Delivery(False, error)
 
 
-def create_sender(settings) -> SmsSender:
+class BackgroundSender:
+    """Hands each message to a small pool of threads and answers at once.
+
+    The page after the national ID and mobile must take as long whether or not a
+    code was sent (only a matching pair gets one), so a real gateway's latency
+    cannot show who exists. A delivery that fails is logged and reported to
+    ``on_failure(to, error)``."""
+
+    def __init__(self, sender: SmsSender, workers: int = 4, on_failure=None):
+        self.sender = sender
+        self.on_failure = on_failure
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sms")
+        self._pending: list[Future] = []
+
+    def send(self, to, text):
+        self._pending = [f for f in self._pending if not f.done()]
+        self._pending.append(self.pool.submit(self._deliver, to, text))
+        return Delivery(True)  # accepted for delivery
+
+    def _deliver(self, to, text):
+        delivery = self.sender.send(to, text)
+        if not delivery.ok and self.on_failure is not None:
+            try:
+                self.on_failure(to, delivery.error)
+            except Exception:  # noqa: BLE001 - a report that fails must not hide the failure itself
+                log.exception("could not report an SMS delivery failure")
+        return delivery
+
+    def flush(self, timeout: float = 30.0) -> list[Delivery]:
+        """Wait for the messages handed over so far (for tests and orderly shutdown)."""
+        pending, self._pending = self._pending, []
+        return [f.result(timeout=timeout) for f in pending]
+
+
+def create_sender(settings, on_failure=None) -> SmsSender:
     if settings.sms_backend == "http":
-        return HttpSender(settings.sms_gateway_url, settings.sms_gateway_token,
-                          settings.sms_timeout, settings.sms_retries)
+        return BackgroundSender(HttpSender(settings.sms_gateway_url, settings.sms_gateway_token,
+                                           settings.sms_timeout, settings.sms_retries), on_failure=on_failure)
     if not settings.testing:
         # a development-only backend announces itself
         log.warning("SMS codes are written to %s, not sent: set IDP_SMS_BACKEND=http in production",

@@ -24,10 +24,10 @@ def identify(registry: CivilRegistry, ownership: MobileOwnership, national_id: s
     Raises RegistryUnavailable when either port has neither a live nor a recent answer
     (fail closed)."""
     found = registry.lookup(national_id)
-    if found.person is None:
-        return Identification(False, found.live)
+    # the ownership service is asked whether or not the person exists, so the time this
+    # takes does not tell an observer which national IDs exist
     verdict = ownership.verify(national_id, mobile)
-    return Identification(verdict.owner, found.live and verdict.live)
+    return Identification(found.person is not None and verdict.owner, found.live and verdict.live)
 
 
 def account_for(national_id: str) -> Account:

@@ -1,0 +1,46 @@
+"""A sign-in through a real SMS gateway (a local HTTP server): the code travels by HTTP, in the background."""
+
+import dataclasses
+import re
+
+import pytest
+from flask_migrate import upgrade
+
+from idp.app import create_app
+from idp.registry_data import generate_citizens
+from idp.registry_import import import_rows
+from tests.conftest import make_client
+from tests.contract.test_sms_contract import Gateway
+from tests.support import Forms, RelyingParty, query
+
+
+@pytest.fixture
+def gateway():
+    server = Gateway()
+    yield server
+    server.close()
+
+
+def test_a_sign_in_with_the_code_from_the_gateway(settings, gateway, citizen):
+    app = create_app(dataclasses.replace(settings, sms_backend="http", sms_gateway_url=gateway.url))
+    with app.app_context():
+        upgrade()
+        app.extensions["panjereh"].keys.ensure()
+        import_rows(generate_citizens(20))
+    client_id, secret = make_client(app)
+    http = app.test_client()
+    rp = RelyingParty(http, client_id, secret, "https://tax.example/cb")
+    page = http.get(http.get(rp.authorize_url()).headers["Location"])
+    form = Forms(page.get_data(as_text=True)).with_field("national_id")
+    sent = http.post(page.request.path, data={**form["fields"], "national_id": citizen["national_id"],
+                                               "mobile": citizen["mobile"]})
+    verify = http.get(sent.headers["Location"])
+    app.extensions["panjereh"].sms.flush()
+    [message] = gateway.received
+    assert message["to"] == citizen["mobile"]
+    code = re.search(r"(?<!\d)\d{6}(?!\d)", message["text"]).group(0)
+    form = Forms(verify.get_data(as_text=True)).with_field("otp")
+    consent = http.get(http.post(verify.request.path, data={**form["fields"], "otp": code}).headers["Location"])
+    form = Forms(consent.get_data(as_text=True)).with_field("decision")
+    done = http.post(consent.request.path, data={**form["fields"], "decision": "allow"})
+    assert rp.redeem(query(done.headers["Location"])["code"]).status_code == 200
