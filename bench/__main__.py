@@ -175,15 +175,33 @@ def bench(args) -> int:
         runner = Runner(args, stack, loadgen_cpu)
         specs = scenario_specs(runner, stack)
 
-        def step(name, spec, label):
-            if args.wait_quiet:
-                share = wait_quiet(args.wait_quiet)
-                log(f"  (machine {100 * share:.0f}% busy before {name})")
-            results[name] = runner.run(spec, label)
-            return results[name]
+        def step(name, spec, label, retry=False):
+            """Run one window; with ``retry``, run it again (at most --retry-noisy times) while other
+            programs took more than --noisy-pct of the machine, and keep the quietest attempt.
+            ``spec`` may be a function of the attempt number (a login needs new citizens)."""
+            best, attempts = None, 1 + (args.retry_noisy if retry else 0)
+            for attempt in range(attempts):
+                if args.wait_quiet:
+                    share = wait_quiet(args.wait_quiet)
+                    log(f"  (machine {100 * share:.0f}% busy before {name})")
+                result = runner.run(spec(attempt) if callable(spec) else spec,
+                                    label + (f" (attempt {attempt + 1})" if attempt else ""))
+                if "cpu" not in result:
+                    return results.setdefault(name, result)
+                other = accounting(result)["other_pct"]
+                result["attempts"] = attempt + 1
+                if best is None or other < accounting(best)["other_pct"]:
+                    best = result
+                if other <= args.noisy_pct:
+                    break
+                if attempt + 1 < attempts:
+                    log(f"    other programs took {other:.0f}% of the machine: again")
+            best["attempts_made"] = attempt + 1
+            results[name] = best
+            return best
 
-        step("floor", specs["floor"], "floor: GET /healthz")
-        cc = step("client_credentials", specs["client_credentials"], "client_credentials: POST /token")
+        step("floor", specs["floor"], "floor: GET /healthz", retry=True)
+        cc = step("client_credentials", specs["client_credentials"], "client_credentials: POST /token", retry=True)
 
         if not args.no_peer:
             from . import peer as peer_mod
@@ -197,7 +215,8 @@ def bench(args) -> int:
                                    requests=[{"method": "POST", "path": "/token", "headers": {
                                        "Authorization": basic_auth(peer.client_id, peer.client_secret)},
                                        "form": {"grant_type": "client_credentials", "scope": API_SCOPE}}])
-                step("peer_client_credentials", spec, f"peer (oidc-provider {peer.version}): POST /token")
+                step("peer_client_credentials", spec, f"peer (oidc-provider {peer.version}): POST /token",
+                     retry=True)
                 results["peer_rss_kib"] = procstat.rss_kib(peer.process.pid)
             except StackError as exc:
                 log(f"  peer skipped: {exc}")
@@ -207,8 +226,19 @@ def bench(args) -> int:
                     peer.stop()
 
         # authorization codes: minted over HTTP right before the redemption window
+        # how many: 1.5 x the redemption rate of a short calibration (16 other citizens' codes) x the window
         window = args.warmup + args.duration
-        estimate = max(50.0, cc["rate"]) * 1.3 * window + 100
+        cal_mint = runner.run(dict(specs["base"], **specs["common"], scenario="mint", citizens=citizens(32)[16:],
+                                   count=12 * args.concurrency, deadline=args.mint_deadline),
+                              "calibration: minting a few codes")
+        cal_rate = 50.0
+        if cal_mint["codes"]:
+            cal = runner.run(dict(specs["base"], **specs["common"], scenario="redeem", codes=cal_mint["codes"],
+                                  code_verifier=cal_mint["code_verifier"], keep_tokens=0, warmup=0.5,
+                                  duration=min(2.0, args.duration)), "calibration: redeeming them")
+            cal_rate = cal["rate"] if not cal.get("exhausted") else max(cal["rate"], 2 * cal["rate"])
+        results["redeem_calibration_rate"] = cal_rate
+        estimate = max(20.0, cal_rate) * 1.5 * window + 100
         wanted = int(min(args.max_codes, estimate))
         mint_spec = dict(specs["base"], **specs["common"], scenario="mint", citizens=citizens(16),
                          count=wanted, deadline=args.mint_deadline)
@@ -228,19 +258,36 @@ def bench(args) -> int:
             raise StackError("no access token from the redemptions: userinfo/introspection cannot run")
 
         res = resource_specs(specs["base"], stack, tokens)
-        step("userinfo", res["userinfo"], "userinfo: GET /userinfo")
-        step("introspection", res["introspection"], "introspection: POST /introspect")
+        step("userinfo", res["userinfo"], "userinfo: GET /userinfo", retry=True)
+        step("introspection", res["introspection"], "introspection: POST /introspect", retry=True)
 
-        people = citizens(args.citizens, skip=16)
-        login_spec = dict(specs["base"], **specs["common"], scenario="login", citizens=people,
-                          concurrency=args.login_concurrency,
-                          max_requests=min(args.max_requests, len(people)))
-        login = step("login", login_spec, "complete logins (authorize → identify → SMS → verify → consent → "
-                                          "token → userinfo)")
+        people = citizens(args.citizens, skip=32)
+        used_so_far = [0]
 
-        used = login.get("citizens_used", 0) + 16
+        def login_spec(attempt):
+            if attempt:
+                used_so_far[0] += results_login_attempts[-1].get("citizens_used", 0)
+            rest = people[used_so_far[0]:]
+            return dict(specs["base"], **specs["common"], scenario="login", citizens=rest,
+                        concurrency=args.login_concurrency, max_requests=min(args.max_requests, len(rest)))
+
+        results_login_attempts = []
+        original_run = runner.run
+
+        def run_and_keep(spec, label):
+            result = original_run(spec, label)
+            results_login_attempts.append(result)
+            return result
+
+        runner.run = run_and_keep
+        try:
+            login = step("login", login_spec, "complete logins (authorize → identify → SMS → verify → consent → "
+                                              "token → userinfo)", retry=True)
+        finally:
+            runner.run = original_run
+        used = 32 + used_so_far[0] + results_login_attempts[-1].get("citizens_used", 0)
         steps_spec = dict(specs["base"], **specs["common"], scenario="login_steps",
-                          citizens=citizens(args.citizens)[used + 16:used + 16 + args.step_logins + 2],
+                          citizens=citizens(args.citizens)[used:used + args.step_logins + 2],
                           max_requests=args.step_logins, duration=max(30.0, 4 * args.duration), concurrency=1)
         results["login_steps"] = runner.run(steps_spec, f"{args.step_logins} logins one at a time, server CPU per "
                                                         f"step")
@@ -330,7 +377,7 @@ def profile(runner: Runner, stack: Stack, spec: dict, args) -> dict | None:
     log(f"  profiling worker {worker} with py-spy for {duration} s under client_credentials load …")
     time.sleep(spec["warmup"])
     spied = subprocess.run([spy, "record", "--pid", str(worker), "--duration", str(duration), "--rate", "250",
-                            "--format", "raw", "--output", str(out_path), "--gil"],
+                            "--format", "raw", "--output", str(out_path), "--gil", "--full-filenames"],
                            capture_output=True, text=True, timeout=duration + 60)
     proc.wait(timeout=spec["warmup"] + spec["duration"] + 60)
     if spied.returncode != 0 or not out_path.exists():
@@ -476,7 +523,7 @@ def render(results: dict, args) -> str:
             worker_rows.append([f"worker {pid}", f"{mb:.1f}", f"{(values.get('peak_kib') or 0) / 1024:.1f}",
                                 f"< {TARGETS['rss_mb']:g} MB", verdict(mb < TARGETS["rss_mb"])])
         master = rss["master"]
-        worker_rows.append([f"master {results.get('gunicorn', '')[:0]}(preloaded app)",
+        worker_rows.append(["master (preloaded app)",
                             f"{(master.get('rss_kib') or 0) / 1024:.1f}",
                             f"{(master.get('peak_kib') or 0) / 1024:.1f}", "", ""])
         if results.get("peer_rss_kib"):
@@ -511,6 +558,8 @@ def render(results: dict, args) -> str:
     if mint:
         out.append(f"Codes were minted before the redemption window: {mint['count']:,} codes from "
                    f"{mint.get('sessions', 0)} signed-in browsers at {mint['rate']:,.1f} `GET /authorize`/s "
+                   f"(as many as 1.5 × the redemption rate of a 2-second calibration, "
+                   f"{results.get('redeem_calibration_rate', 0):,.0f}/s, × the window) "
                    f"(single sign-on, consent remembered: one redirect per code). The code lifetime was raised to "
                    f"{CODE_TTL} s for the benchmark (`IDP_AUTHORIZATION_CODE_TTL={CODE_TTL}`) so none expires "
                    f"between minting and redemption." + (
@@ -527,13 +576,18 @@ def render(results: dict, args) -> str:
             continue
         a = accounting(r)
         notes = []
-        if a["pid_changes"]:
-            notes.append("process set changed: " + json.dumps(a["pid_changes"]))
+        if a["pid_changes"].get("server"):
+            notes.append(f"gunicorn workers replaced during the window (max_requests recycling or a crash): "
+                         f"{len(a['pid_changes']['server']) // 2} — their CPU stays counted via the master")
         if r.get("errors"):
             notes.append(f"{sum(r['errors'].values())} errors: " + "; ".join(
                 f"{k[:60]} ×{v}" for k, v in list(r["errors"].items())[:3]))
         if r.get("exhausted"):
             notes.append(f"window closed early: {r['exhausted']} ran out")
+        if a["other_pct"] >= 5 and r.get("top_others"):
+            notes.append("others: " + ", ".join(f"{n} {sec:.1f} s" for n, sec in r["top_others"]))
+        if r.get("attempts_made", 1) > 1:
+            notes.append(f"quietest of {r['attempts_made']} attempts")
         acc_rows.append([key, r["ok"], r["elapsed_s"], f"{a['server_cpu_s']:.2f}",
                          f"{a['redis_ms_per_op']:.3f}" if a["redis_ms_per_op"] is not None else None,
                          f"{a['loadgen_us_per_op']:.0f}" if a["loadgen_us_per_op"] is not None else None,
@@ -615,6 +669,9 @@ def parse(argv):
     parser.add_argument("--mint-deadline", type=float, help="seconds allowed for minting codes")
     parser.add_argument("--wait-quiet", type=float, default=0,
                         help="before each window, wait up to this many seconds for the machine to be idle")
+    parser.add_argument("--retry-noisy", type=int, help="run a window again, at most this many times, while other "
+                        "programs take more than --noisy-pct of the machine; keep the quietest (default 2; quick 0)")
+    parser.add_argument("--noisy-pct", type=float, default=15.0)
     parser.add_argument("--no-peer", action="store_true", help="skip node-oidc-provider")
     parser.add_argument("--profile", dest="profile", action="store_true", default=None,
                         help="py-spy one worker on the client_credentials path (default on; off with --quick)")
@@ -628,6 +685,8 @@ def parse(argv):
     args.mint_deadline = args.mint_deadline or (30.0 if args.quick else 120.0)
     if args.profile is None:
         args.profile = not args.quick
+    if args.retry_noisy is None:
+        args.retry_noisy = 0 if args.quick else 2
     if args.duration <= 0 or args.duration > 600:
         parser.error("--duration must be between 0 and 600 seconds")
     return args

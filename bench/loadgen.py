@@ -85,6 +85,7 @@ class Window:
         self.latencies = []
         self.steps = {}
         self.rusage_before = resource.getrusage(resource.RUSAGE_SELF)
+        self.everyone_before = procstat.everyone()
         self.snap_before = procstat.Snapshot.take(self._groups())
         self.opened_at = time.perf_counter()
 
@@ -136,6 +137,9 @@ class Window:
         self.closed_at = time.perf_counter()
         snap_after = procstat.Snapshot.take(self._groups())
         usage = resource.getrusage(resource.RUSAGE_SELF)
+        ours = {os.getpid()} | {pid for group in snap_after.groups.values() for pid in group} | \
+            {pid for group in self.snap_before.groups.values() for pid in group}
+        others = procstat.top_others(self.everyone_before, procstat.everyone(), ours)
         elapsed = max(1e-9, self.closed_at - self.opened_at)
         cpu = procstat.delta(self.snap_before, snap_after)
         loadgen_cpu = (usage.ru_utime + usage.ru_stime) - (self.rusage_before.ru_utime + self.rusage_before.ru_stime)
@@ -144,6 +148,7 @@ class Window:
             "rate": self.weighted / elapsed, "latency": summarize(self.latencies),
             "steps": {name: summarize(values) for name, values in self.steps.items()},
             "cpu": cpu, "loadgen_cpu_s": loadgen_cpu, "exhausted": self.exhausted,
+            "top_others": [(name, round(seconds, 2)) for name, seconds in others],
         }
         return out
 

@@ -174,3 +174,26 @@ def oncpu_ns(pids: list[int]) -> int:
             except (OSError, ValueError, IndexError):
                 pass
     return total
+
+
+def everyone() -> dict[int, tuple[str, float]]:
+    """Every process's command name and CPU seconds (its own, children not included)."""
+    out = {}
+    for pid in all_pids():
+        value = cpu_seconds(pid, children=False)
+        if value is not None:
+            out[pid] = (comm(pid), value)
+    return out
+
+
+def top_others(before: dict, after: dict, ours: set[int], limit: int = 3) -> list[tuple[str, float]]:
+    """The processes outside ``ours`` that used the most CPU between two ``everyone()`` readings,
+    summed by command name."""
+    used: dict[str, float] = {}
+    for pid, (name, value) in after.items():
+        if pid in ours:
+            continue
+        delta = value - before.get(pid, (name, 0.0))[1]
+        if delta > 0:
+            used[name] = used.get(name, 0.0) + delta
+    return sorted(used.items(), key=lambda kv: -kv[1])[:limit]
