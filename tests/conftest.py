@@ -74,6 +74,7 @@ def app(settings):
         app.extensions["panjereh"].keys.ensure()
         import_rows(generate_citizens(20))
     yield app
+    app.extensions["panjereh.courier"].stop()  # no delivery thread outlives its database
     with app.app_context():
         from idp.db import db
 

@@ -93,26 +93,41 @@ class Courier:
         self.allow_private = allow_private
         self._wake = threading.Event()
         self._thread = None
+        self._stopped = False
         self._lock = threading.Lock()
         self.http = requests.Session()
 
     def kick(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
+                self._stopped = False
                 self._thread = threading.Thread(target=self._run, name="logout-courier", daemon=True)
                 self._thread.start()
         self._wake.set()
 
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the background thread (shutdown, tests); queued notices stay queued."""
+        self._stopped = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            thread.join(timeout)
+
     def _run(self) -> None:
         idle_rounds = 0
-        while idle_rounds < 3:
+        while idle_rounds < 3 and not self._stopped:
             self._wake.clear()
             with self.app.app_context():
                 try:
                     sent = self.deliver_due()
                     pending = self.next_due_in()
+                except Exception:  # noqa: BLE001 - the database is away: stop; the next logout restarts us
+                    log.exception("back-channel logout delivery stopped")
+                    return
                 finally:
                     db.session.remove()
+            if self._stopped:
+                return
             if pending is None:
                 idle_rounds += 1 if not sent else 0
                 if not self._wake.wait(timeout=1.0):
