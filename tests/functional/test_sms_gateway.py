@@ -21,12 +21,25 @@ def gateway():
     server.close()
 
 
-def test_a_sign_in_with_the_code_from_the_gateway(settings, gateway, citizen):
+@pytest.fixture
+def gateway_app(settings, gateway):
+    from idp.db import db
+
     app = create_app(dataclasses.replace(settings, sms_backend="http", sms_gateway_url=gateway.url))
     with app.app_context():
         upgrade()
         app.extensions["panjereh"].keys.ensure()
         import_rows(generate_citizens(20))
+    yield app
+    app.extensions["panjereh"].sms.flush()
+    app.extensions["panjereh.courier"].stop()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_sign_in_with_the_code_from_the_gateway(gateway_app, gateway, citizen):
+    app = gateway_app
     client_id, secret = make_client(app)
     http = app.test_client()
     rp = RelyingParty(http, client_id, secret, "https://tax.example/cb")
