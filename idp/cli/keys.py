@@ -20,7 +20,7 @@ def keys():
 @click.option("--publish-ahead", default=0, show_default=True, type=int,
               help="Seconds the new keys are published before they start signing (relying parties' JWKS caches).")
 def rotate(retain, publish_ahead):
-    with app_context() as app:
+    with app_context():
         svc = services()
         if retain < svc.settings.id_token_ttl or retain < svc.settings.access_token_ttl:
             raise click.BadParameter("must outlive every token signed by the old keys", param_hint="--retain")

@@ -130,8 +130,8 @@ def _payload(request) -> dict:
     return data
 
 
-class ClientRegistration(ClientRegistrationEndpoint):
-    """RFC 7591 ``POST /register`` with an initial access token issued to an agency."""
+class _RegistryEndpoint:
+    """What the two registration endpoints share: the registry behind them, JSON requests, our metadata."""
 
     def __init__(self, server, registry):
         super().__init__(server, claims_classes=CLAIMS_CLASSES)
@@ -139,6 +139,13 @@ class ClientRegistration(ClientRegistrationEndpoint):
 
     def create_endpoint_request(self, request):
         return request if isinstance(request, JsonRequest) else super().create_endpoint_request(request)
+
+    def get_server_metadata(self):
+        return _server_metadata(self.server.settings.issuer)
+
+
+class ClientRegistration(_RegistryEndpoint, ClientRegistrationEndpoint):
+    """RFC 7591 ``POST /register`` with an initial access token issued to an agency."""
 
     def authenticate_token(self, request):
         token = _bearer(request)
@@ -178,8 +185,6 @@ class ClientRegistration(ClientRegistrationEndpoint):
         body["proposal_id"] = done.proposal.id
         return body
 
-    def get_server_metadata(self):
-        return _server_metadata(self.server.settings.issuer)
 
 
 class RegistrationCredential:
@@ -192,15 +197,8 @@ class RegistrationCredential:
         return client is not None and client.client_id == self.client.client_id
 
 
-class ClientConfiguration(ClientConfigurationEndpoint):
+class ClientConfiguration(_RegistryEndpoint, ClientConfigurationEndpoint):
     """RFC 7592: read (GET), replace (PUT) and retire (DELETE) with the registration access token."""
-
-    def __init__(self, server, registry):
-        super().__init__(server, claims_classes=CLAIMS_CLASSES)
-        self.registry = registry
-
-    def create_endpoint_request(self, request):
-        return request if isinstance(request, JsonRequest) else super().create_endpoint_request(request)
 
     def authenticate_token(self, request):
         token = _bearer(request)
@@ -255,8 +253,6 @@ class ClientConfiguration(ClientConfigurationEndpoint):
     def delete_client(self, client, request):
         self.registry.retire(client, **request.panjereh_origin)
 
-    def get_server_metadata(self):
-        return _server_metadata(self.server.settings.issuer)
 
 
 def install(server, registry) -> None:
