@@ -129,9 +129,9 @@ def pinning(mode: str) -> tuple[int | None, set[int] | None, str]:
     if mode == "none" or len(cpus) < 2:
         return None, None, "none: the scheduler places every process"
     if mode == "split":
-        return cpus[0], set(cpus[1:]), (f"load generator on CPU {cpus[0]}; gunicorn (master+workers) and the "
-                                        f"Node peer on CPU {','.join(map(str, cpus[1:]))}; PostgreSQL/Redis unpinned")
-    return cpus[0], None, (f"load generator pinned to CPU {cpus[0]} (sched_setaffinity); gunicorn, the Node peer, "
+        return cpus[0], set(cpus[1:]), (f"load generator on CPU {cpus[0]}; the WSGI server (master+workers) "
+                                        f"and the Node peer on CPU {','.join(map(str, cpus[1:]))}; PostgreSQL/Redis unpinned")
+    return cpus[0], None, (f"load generator pinned to CPU {cpus[0]} (sched_setaffinity); the WSGI server, the Node peer, "
                            "PostgreSQL and Redis unpinned (they use both cores)")
 
 
@@ -154,6 +154,37 @@ def accounting(result: dict, ops: int | None = None) -> dict:
     }
 
 
+def command_line(command: list[str]) -> str:
+    return " ".join(Path(c).name if i == 0 else c for i, c in enumerate(command))
+
+
+def compare_servers(args, stack: Stack, runner: Runner, step, results: dict, cpus) -> None:
+    """The floor and the token endpoint again, on the other WSGI server (same database, Redis
+    and workers): the evidence for the production server's choice."""
+    import dataclasses
+
+    from .stack import free_port
+
+    other = "gunicorn" if args.server == "granian" else "granian"
+    alt = dataclasses.replace(stack, server=other, port=free_port(), process=None, log_path=None,
+                              created_db=False, redis_claimed=False, keep_db=True)
+    try:
+        alt.start(cpus=cpus)
+        results["compare_command"] = command_line(alt.command)
+        base = runner.base(alt.port, alt.master_pid(), alt.dbname)
+        specs = scenario_specs(runner, alt)
+        step(f"{other}_floor", dict(specs["floor"], **{k: base[k] for k in ("port", "pid_groups")}),
+             f"{other}: GET /healthz", retry=True)
+        step(f"{other}_client_credentials", dict(specs["client_credentials"],
+                                                 **{k: base[k] for k in ("port", "pid_groups")}),
+             f"{other}: client_credentials POST /token", retry=True)
+    except StackError as exc:
+        log(f"  {other} comparison skipped: {exc}")
+        results["compare_error"] = str(exc)[:500]
+    finally:
+        alt.stop()
+
+
 def bench(args) -> int:
     t_start = time.monotonic()
     env = report.environment()
@@ -166,11 +197,13 @@ def bench(args) -> int:
     log(f"  machine busy before the run: {100 * busy:.0f}% of {os.cpu_count()} cores")
     results: dict = {"env": env, "pinning": pin_text, "busy_before_pct": 100 * busy,
                      "tree_at_start": report.tree_fingerprint()}
-    stack = Stack.create(citizens=args.citizens, redis_db=args.redis_db, workers=workers, log=log)
+    stack = Stack.create(citizens=args.citizens, redis_db=args.redis_db, workers=workers, server=args.server,
+                         log=log)
     peer = None
     try:
         stack.start(cpus=server_cpus)
-        results["gunicorn"] = " ".join(Path(c).name if i == 0 else c for i, c in enumerate(stack.command))
+        results["server"] = args.server
+        results["server_command"] = command_line(stack.command)
         results["setup_s"] = stack.setup_seconds
         runner = Runner(args, stack, loadgen_cpu)
         specs = scenario_specs(runner, stack)
@@ -202,6 +235,8 @@ def bench(args) -> int:
 
         step("floor", specs["floor"], "floor: GET /healthz", retry=True)
         cc = step("client_credentials", specs["client_credentials"], "client_credentials: POST /token", retry=True)
+        if args.compare_server:
+            compare_servers(args, stack, runner, step, results, server_cpus)
 
         if not args.no_peer:
             from . import peer as peer_mod
@@ -301,7 +336,7 @@ def bench(args) -> int:
     finally:
         if peer is not None:
             peer.stop()
-        results["gunicorn_log_tail"] = stack.log_tail(1500) if stack.gunicorn else ""
+        results["server_log_tail"] = stack.log_tail(1500) if stack.process else ""
         stack.destroy()
     results["total_s"] = time.monotonic() - t_start
     results["tree_changed"] = report.tree_fingerprint() != results["tree_at_start"]
@@ -408,7 +443,7 @@ def summarize_profile(raw: str, top: int = 10) -> dict:
         return [(name, 100 * n / total) for name, n in sorted(table.items(), key=lambda kv: -kv[1])[:limit]]
 
     # inclusive: leave out the frames every request passes through (the server loop, WSGI plumbing)
-    plumbing = ("gunicorn/", "werkzeug/", "flask/app.py", "<module>", "process_request", "(threading.py")
+    plumbing = ("gunicorn/", "granian/", "werkzeug/", "flask/app.py", "<module>", "process_request", "(threading.py")
     inclusive = {k: v for k, v in inclusive.items() if not any(p in k for p in plumbing)}
     return {"samples": total, "own": ranked(own), "inclusive": ranked(inclusive),
             "packages": ranked(packages, 12)}
@@ -477,6 +512,9 @@ def render(results: dict, args) -> str:
     add("`client_credentials` token", "client_credentials", "req/s", cc_target, cc_ok)
     add(f"peer: oidc-provider {results.get('peer_version', '')} `client_credentials`",
         "peer_client_credentials", "req/s")
+    for other in ("gunicorn", "granian"):
+        add(f"{other} (comparison): floor `GET /healthz`", f"{other}_floor", "req/s")
+        add(f"{other} (comparison): `client_credentials` token", f"{other}_client_credentials", "req/s")
     add("authorization-code redemption", "redeem", "req/s")
     for key, name in (("userinfo", "userinfo `GET /userinfo`"), ("introspection", "introspection `POST /introspect`")):
         r = results.get(key)
@@ -490,15 +528,16 @@ def render(results: dict, args) -> str:
     add("complete citizen login (10 requests)", "login", "logins/s",
         f"≤ {TARGETS['login_cpu_ms']:g} ms server CPU per login", login_ok)
 
-    out = [f"## {'Quick' if args.quick else 'Full'} run: production stack (PostgreSQL + Redis + gunicorn)", ""]
+    server = results.get("server", args.server)
+    out = [f"## {'Quick' if args.quick else 'Full'} run: production stack (PostgreSQL + Redis + {server})", ""]
     out.append(f"{args.duration:g} s measured per scenario after {args.warmup:g} s warm-up; "
                f"{args.concurrency} concurrent clients (logins: {args.login_concurrency} concurrent browsers). "
-               f"Server CPU is utime+stime of the gunicorn master and workers (children included) from /proc, "
+               f"Server CPU is utime+stime of the {server} master and workers (children included) from /proc, "
                f"per operation; PostgreSQL CPU is that of the backends serving the benchmark's database.")
     out.append("")
     if results.get("tree_changed"):
         out.append("**Warning: the working tree's code changed while this run was going on** (someone edited "
-                   "tracked files): the gunicorn workers run the code as it was when they started, the SQL counts "
+                   "tracked files): the server's workers run the code as it was when they started, the SQL counts "
                    "and the profile may see a later state.")
         out.append("")
     out.append(report.table(["scenario", "rate", "p50 ms", "p99 ms", "× floor", "server CPU ms/op",
@@ -549,7 +588,7 @@ def render(results: dict, args) -> str:
         rows_ls.append(["**whole login**", f"{total_p50:.1f}", f"**{total_cpu:.1f}**"])
         out.append(f"Server CPU per step of a login, one browser alone on the server ({ls['logins']} logins one after "
                    f"another, the first 2 unmeasured; CPU from /proc/<pid>/task/<tid>/schedstat, nanoseconds, "
-                   f"of the gunicorn master and workers, read before and after each step; target ≤ "
+                   f"of the {server} master and workers, read before and after each step; target ≤ "
                    f"{TARGETS['login_cpu_ms']:g} ms for the whole login):")
         out.append("")
         out.append(report.table(["step", "p50 ms (alone)", "server CPU ms (mean)"], rows_ls))
@@ -577,7 +616,7 @@ def render(results: dict, args) -> str:
         a = accounting(r)
         notes = []
         if a["pid_changes"].get("server"):
-            notes.append(f"gunicorn workers replaced during the window (max_requests recycling or a crash): "
+            notes.append(f"server workers replaced during the window (recycling or a crash): "
                          f"{len(a['pid_changes']['server']) // 2} — their CPU stays counted via the master")
         if r.get("errors"):
             notes.append(f"{sum(r['errors'].values())} errors: " + "; ".join(
@@ -615,8 +654,8 @@ def render(results: dict, args) -> str:
         out.append("")
     prof = results.get("profile")
     if prof and prof.get("own"):
-        out.append(f"Profile of one gunicorn worker on the `client_credentials` path (py-spy, {prof['samples']:,} "
-                   f"samples at 250 Hz of the thread holding the GIL, i.e. Python-side CPU; waits on PostgreSQL and the socket are not sampled) — top 10 by own time, and by inclusive time (request plumbing of gunicorn/werkzeug/Flask left out):")
+        out.append(f"Profile of one {server} worker on the `client_credentials` path (py-spy, {prof['samples']:,} "
+                   f"samples at 250 Hz of the thread holding the GIL, i.e. Python-side CPU; waits on PostgreSQL and the socket are not sampled) — top 10 by own time, and by inclusive time (request plumbing of the server, werkzeug and Flask left out):")
         out.append("")
         rows_p = []
         for i in range(max(len(prof["own"]), len(prof["inclusive"]))):
@@ -633,7 +672,8 @@ def render(results: dict, args) -> str:
     out.append("Environment:")
     out.append("")
     extra = {
-        "gunicorn": results.get("gunicorn", "?"),
+        "server": results.get("server_command", "?"),
+        "comparison server": results.get("compare_command", "(not run)"),
         "peer": f"node-oidc-provider {results.get('peer_version', '(skipped)')}, one Node process, in-memory "
                 f"adapter, ES256 JWT access tokens (resource indicators)" + (
                     f" — skipped: {results['peer_error'][:120]}" if results.get("peer_error") else ""),
@@ -659,7 +699,13 @@ def parse(argv):
     parser.add_argument("--login-concurrency", type=int, default=CONCURRENCY)
     parser.add_argument("--step-logins", type=int, help="sequential logins for the per-step CPU (default 30; quick 8)")
     parser.add_argument("--citizens", type=int, help="synthetic registry size (default 20,000; quick 5,000)")
-    parser.add_argument("--workers", type=int, help="gunicorn workers (default: one per core)")
+    parser.add_argument("--workers", type=int, help="server workers (default: one per core)")
+    parser.add_argument("--server", choices=("granian", "gunicorn"), default="granian",
+                        help="the WSGI server under test (default: granian, the production server)")
+    parser.add_argument("--compare-server", dest="compare_server", action="store_true", default=None,
+                        help="also measure the floor and client_credentials on the other server "
+                             "(default on; off with --quick)")
+    parser.add_argument("--no-compare-server", dest="compare_server", action="store_false")
     parser.add_argument("--redis-db", type=int, default=12, help="the Redis database to flush and use (default 12)")
     parser.add_argument("--pin", choices=("loadgen", "split", "none"), default="loadgen",
                         help="CPU pinning: loadgen (default) pins the load generator to the first core; split "
@@ -685,6 +731,8 @@ def parse(argv):
     args.mint_deadline = args.mint_deadline or (30.0 if args.quick else 120.0)
     if args.profile is None:
         args.profile = not args.quick
+    if args.compare_server is None:
+        args.compare_server = not args.quick
     if args.retry_noisy is None:
         args.retry_noisy = 0 if args.quick else 2
     if args.duration <= 0 or args.duration > 600:

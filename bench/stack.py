@@ -1,10 +1,11 @@
-"""The production stack, set up as an operator would: PostgreSQL + Redis + gunicorn.
+"""The production stack, set up as an operator would: PostgreSQL + Redis + the WSGI server.
 
 ``Stack.create()`` makes a fresh PostgreSQL database and flushes one Redis
 database, lays a temporary instance and keys directory, runs ``idp setup``,
 ``idp registry import`` of a synthetic CSV and ``idp clients add --json``, then
-starts ``gunicorn -w <cores> -b 127.0.0.1:<port> wsgi:app``. ``Stack.destroy()``
-stops gunicorn and drops the database.
+starts the production server, ``idp serve --production --workers <cores>`` (Granian),
+or for comparison ``gunicorn -c gunicorn.conf.py -w <cores> wsgi:app``.
+``Stack.destroy()`` stops the server and drops the database.
 """
 
 from __future__ import annotations
@@ -139,7 +140,8 @@ class Stack:
     workers: int
     citizens: int
     clients: dict = field(default_factory=dict)
-    gunicorn: subprocess.Popen | None = None
+    server: str = "granian"
+    process: subprocess.Popen | None = None
     log_path: Path | None = None
     setup_seconds: dict = field(default_factory=dict)
     command: list[str] = field(default_factory=list)
@@ -157,7 +159,7 @@ class Stack:
 
     @classmethod
     def create(cls, *, citizens: int, redis_db: int, workers: int, dbname: str | None = None,
-               reuse_db: bool = False, log=print) -> "Stack":
+               reuse_db: bool = False, server: str = "granian", log=print) -> "Stack":
         CACHE.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix="run-", dir=CACHE))
         dbname = dbname or f"panjereh_bench_{os.getpid()}_{int(time.time())}"
@@ -173,7 +175,7 @@ class Stack:
             IDP_SMS_OUTBOX=str(workdir / "instance" / "sms-outbox.jsonl"),
             IDP_AUTHORIZATION_CODE_TTL=CODE_TTL,
         )
-        stack = cls(workdir, dbname, redis_db, port, env, workers, citizens, keep_db=reuse_db)
+        stack = cls(workdir, dbname, redis_db, port, env, workers, citizens, server=server, keep_db=reuse_db)
         try:
             stack._prepare(reuse_db, log)
         except BaseException:
@@ -220,25 +222,28 @@ class Stack:
             raise StackError(f"no secret for {client_id}: {data}")
         return data
 
-    def gunicorn_command(self) -> list[str]:
-        cmd = [venv_bin("gunicorn")]
-        if (ROOT / "gunicorn.conf.py").exists():
-            cmd += ["-c", "gunicorn.conf.py"]
-        return cmd + ["-w", str(self.workers), "-b", f"127.0.0.1:{self.port}", "wsgi:app"]
+    def server_command(self) -> list[str]:
+        if self.server == "gunicorn":
+            cmd = [venv_bin("gunicorn")]
+            if (ROOT / "gunicorn.conf.py").exists():
+                cmd += ["-c", "gunicorn.conf.py"]
+            return cmd + ["-w", str(self.workers), "-b", f"127.0.0.1:{self.port}", "wsgi:app"]
+        return [venv_bin("idp"), "serve", "--production", "--workers", str(self.workers),
+                "--host", "127.0.0.1", "--port", str(self.port)]
 
     def start(self, cpus: set[int] | None = None, timeout: float = 60) -> None:
-        self.command = self.gunicorn_command()
-        self.log_path = self.workdir / "gunicorn.log"
+        self.command = self.server_command()
+        self.log_path = self.workdir / f"{self.server}-{self.port}.log"
         log_file = open(self.log_path, "w")  # noqa: SIM115 - closed with the process
         preexec = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
-        self.gunicorn = subprocess.Popen(self.command, env=self.env, cwd=ROOT, stdout=log_file,
+        self.process = subprocess.Popen(self.command, env=self.env, cwd=ROOT, stdout=log_file,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          preexec_fn=preexec, start_new_session=True)
         log_file.close()
         deadline = time.monotonic() + timeout
         while True:
-            if self.gunicorn.poll() is not None:
-                raise StackError(f"gunicorn exited ({self.gunicorn.returncode}):\n{self.log_tail()}")
+            if self.process.poll() is not None:
+                raise StackError(f"{self.server} exited ({self.process.returncode}):\n{self.log_tail()}")
             try:
                 if requests.get(self.url + "/readyz", timeout=2).status_code == 200 and \
                         len(self.worker_pids()) >= self.workers:
@@ -246,7 +251,7 @@ class Stack:
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
-                raise StackError(f"gunicorn not ready within {timeout:.0f}s:\n{self.log_tail()}")
+                raise StackError(f"{self.server} not ready within {timeout:.0f}s:\n{self.log_tail()}")
             time.sleep(0.2)
         # every worker imports lazily on its first requests: touch each a few times
         with requests.Session() as http:
@@ -260,20 +265,20 @@ class Stack:
         return text[-limit:]
 
     def master_pid(self) -> int:
-        return self.gunicorn.pid
+        return self.process.pid
 
     def worker_pids(self) -> list[int]:
-        return procstat.child_pids(self.gunicorn.pid) if self.gunicorn else []
+        return procstat.child_pids(self.process.pid) if self.process else []
 
     def stop(self) -> None:
-        if self.gunicorn is not None and self.gunicorn.poll() is None:
-            self.gunicorn.send_signal(signal.SIGTERM)
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
             try:
-                self.gunicorn.wait(timeout=30)
+                self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.gunicorn.kill()
-                self.gunicorn.wait(timeout=10)
-        self.gunicorn = None
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
 
     def destroy(self) -> None:
         try:

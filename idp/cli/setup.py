@@ -52,10 +52,20 @@ def setup():
         click.echo("Signing keys present.")
 
 
-@click.command(help="Run the provider (development server; production runs `gunicorn wsgi:app`).")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-def serve(host, port):
+@click.command(help="Run the provider: Werkzeug's development server, or with --production the "
+                     "Granian server with one worker per core (see idp/serving.py).")
+@click.option("--host", default=None, help="Address to bind [default: 127.0.0.1; with --production "
+              "from PANJEREH_BIND, else 0.0.0.0].")
+@click.option("--port", default=None, type=int, help="Port [default: 5000; with --production 8000].")
+@click.option("--production", is_flag=True, help="Serve with Granian, the production WSGI server.")
+@click.option("--workers", default=None, type=click.IntRange(min=1),
+              help="Worker processes with --production [default: WEB_CONCURRENCY or the number of cores].")
+def serve(host, port, production, workers):
+    if production:
+        from ..serving import serve_production
+
+        serve_production(host=host, port=port, workers=workers)
+        return
     from ..app import create_app
 
-    create_app().run(host=host, port=port, threaded=True, use_reloader=False)
+    create_app().run(host=host or "127.0.0.1", port=port or 5000, threaded=True, use_reloader=False)

@@ -1,0 +1,49 @@
+"""The production WSGI server: Granian, configured here once (``idp serve --production``).
+
+Why Granian and not gunicorn's sync workers: its HTTP layer is written in Rust and keeps
+connections alive, so the per-request overhead that every endpoint pays is about half
+of gunicorn's. ``python -m bench`` measures both (the floor and the token endpoint); the
+figures are in bench/RESULTS.md. ``gunicorn -c gunicorn.conf.py wsgi:app`` still works
+for operators who standardise on it.
+
+Every setting can be overridden through the environment:
+
+``PANJEREH_BIND``      host:port to listen on (default 0.0.0.0:8000)
+``WEB_CONCURRENCY``    worker processes (default: one per core; the hot paths are CPU-bound)
+``GRANIAN_*``          any other Granian setting, as its documentation names them,
+                       when Granian is run by its own command line instead of this one
+"""
+
+from __future__ import annotations
+
+import os
+
+
+def production_settings(host: str | None = None, port: int | None = None, workers: int | None = None) -> dict:
+    bind_host, _, bind_port = os.environ.get("PANJEREH_BIND", "0.0.0.0:8000").rpartition(":")
+    return {
+        "target": "idp.app:create_app",
+        "factory": True,  # each worker builds its own app: its own database pool and threads
+        "address": host or bind_host or "0.0.0.0",
+        "port": port or int(bind_port or 8000),
+        "workers": workers or int(os.environ.get("WEB_CONCURRENCY", 0) or os.cpu_count() or 1),
+        # one Python thread per worker: the work is CPU-bound and threads would only
+        # contend for the interpreter lock; slow calls out (SMS, registry) are bounded
+        # by their own timeouts and circuit breakers
+        "blocking_threads": 1,
+        "backlog": 2048,
+        # a worker that dies (crash, OOM kill) is replaced; one that grows is recycled
+        "respawn_failed_workers": True,
+        "respawn_interval": 1.0,
+        "workers_max_rss": int(os.environ.get("PANJEREH_WORKER_MAX_RSS_MB", 400)),
+        "workers_kill_timeout": 20,
+        "log_access": False,  # the load balancer logs requests; the audit log records what matters
+    }
+
+
+def serve_production(host: str | None = None, port: int | None = None, workers: int | None = None) -> None:
+    from granian.constants import Interfaces
+    from granian.server import Server
+
+    settings = production_settings(host, port, workers)
+    Server(interface=Interfaces.WSGI, **settings).serve()
