@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     with app.app_context():
         server = services.server = create_server(app, settings, services.keys, services.store)
         server.registry = services.registry
-        server.register_endpoint(UserInfoEndpoint(server, services.registry))
+        server.register_endpoint(UserInfoEndpoint(server))
         server.register_endpoint(EndSessionEndpoint(server))
     courier = app.extensions["panjereh.courier"] = Courier(app, allow_private=not settings.secure_cookies)
 

@@ -26,6 +26,7 @@ class StoreUnavailable(RuntimeError):
 class KeyValueStore(Protocol):
     def get(self, key: str) -> dict | None: ...
     def put(self, key: str, value: dict, ttl: int) -> None: ...
+    def put_many(self, items: list[tuple[str, dict, int]]) -> None: ...
     def add(self, key: str, value: dict, ttl: int) -> bool: ...
     def delete(self, key: str) -> bool: ...
     def incr(self, key: str, ttl: int, amount: int = 1) -> int: ...
@@ -43,13 +44,18 @@ class SqlStore:
         return json.loads(row.value)
 
     def put(self, key, value, ttl):
-        row = db.session.get(KVEntry, key)
-        expires = utcnow() + timedelta(seconds=ttl)
-        data = json.dumps(value).encode()
-        if row is None:
-            db.session.add(KVEntry(key=key, value=data, expires_at=expires))
-        else:
-            row.value, row.expires_at = data, expires
+        self.put_many([(key, value, ttl)])
+
+    def put_many(self, items):
+        """Several (key, value, ttl) at once, in one commit."""
+        for key, value, ttl in items:
+            row = db.session.get(KVEntry, key)
+            expires = utcnow() + timedelta(seconds=ttl)
+            data = json.dumps(value).encode()
+            if row is None:
+                db.session.add(KVEntry(key=key, value=data, expires_at=expires))
+            else:
+                row.value, row.expires_at = data, expires
         db.session.commit()
 
     def add(self, key, value, ttl):
@@ -121,6 +127,15 @@ class RedisStore:
 
     def put(self, key, value, ttl):
         self._call(lambda: self._redis.set(self._prefix + key, json.dumps(value), ex=ttl))
+
+    def put_many(self, items):
+        def run():
+            pipe = self._redis.pipeline(transaction=False)
+            for key, value, ttl in items:
+                pipe.set(self._prefix + key, json.dumps(value), ex=ttl)
+            pipe.execute()
+        if items:
+            self._call(run)
 
     def add(self, key, value, ttl):
         return bool(self._call(lambda: self._redis.set(self._prefix + key, json.dumps(value), ex=ttl, nx=True)))

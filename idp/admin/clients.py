@@ -23,12 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import and_, func, literal, or_, select, update
+from sqlalchemy import and_, func, literal, or_, select
 
 from ..audit import Event
 from ..db import db, utcnow
 from ..models import Agency, AuditEvent, Client, Proposal, Token
 from ..models.clients import CLIENT_SECRET
+from ..oauth.tokens import revoke_tokens
 from ..registration import ClientRequest, RegistrationError, build_client, check_uri, new_secret, validate
 from ..security import keyed_hash, random_token
 from .actors import AGENCY, CLI_OPERATOR, OPERATOR, Actor
@@ -332,10 +333,7 @@ def revoke_live_tokens(client_id: str) -> int:
     now = utcnow()
     live_refresh = and_(Token.refresh_token_hash.is_not(None), Token.refresh_used_at.is_(None),
                         or_(Token.refresh_expires_at.is_(None), Token.refresh_expires_at > now))
-    result = db.session.execute(
-        update(Token).where(Token.client_id == client_id, Token.revoked_at.is_(None),
-                            or_(Token.expires_at > now, live_refresh)).values(revoked_at=now))
-    return result.rowcount
+    return revoke_tokens(Token.client_id == client_id, or_(Token.expires_at > now, live_refresh))
 
 
 # --- the registration as a dict of fields, validated by idp.registration ---

@@ -1,7 +1,8 @@
 """Client lookups on the hot paths (token, introspection, userinfo), cached per process.
 
-A cached client is a transient copy of its row (and its agency's), rebuilt for
-each request, so nothing is shared between requests or threads. The cache is
+A cached client is a transient copy of its row (and its agency's), built once
+and shared by every request of the process: it is never added to a session and
+never written to (callers only read it). The cache is
 dropped whenever the clients table changes: every process compares
 ``max(updated_at)`` and the row count at most every ``check_seconds``
 (``IDP_CLIENT_CACHE_SECONDS``, default 1), so a suspension or a new secret
@@ -26,9 +27,10 @@ _AGENCY_COLUMNS = [c.key for c in inspect(Agency).column_attrs]
 class ClientCache:
     def __init__(self, check_seconds: float = 1.0):
         self.check_seconds = check_seconds
-        self._rows: dict[str, tuple[dict, dict] | None] = {}
+        self._rows: dict[str, Client | None] = {}
         self._stamp = None
         self._checked = 0.0
+        self._generation = 0  # bumped on every clear: a lookup begun before it is not kept
         self._lock = threading.Lock()
 
     def _fresh(self) -> None:
@@ -41,24 +43,24 @@ class ClientCache:
             if stamp != self._stamp:
                 self._rows.clear()
                 self._stamp = stamp
+                self._generation += 1
 
     def get(self, client_id: str) -> Client | None:
-        """A transient copy of the client, or None when there is no such client."""
+        """The shared read-only copy of the client, or None when there is no such client."""
         self._fresh()
-        if client_id not in self._rows:
-            row = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar_one_or_none()
-            entry = None
-            if row is not None:
-                entry = ({k: getattr(row, k) for k in _CLIENT_COLUMNS},
-                         {k: getattr(row.agency, k) for k in _AGENCY_COLUMNS})
-            with self._lock:
+        try:
+            return self._rows[client_id]
+        except KeyError:
+            pass
+        generation = self._generation
+        row = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar_one_or_none()
+        copy = None
+        if row is not None:
+            copy = Client(**{k: getattr(row, k) for k in _CLIENT_COLUMNS})
+            copy.agency = Agency(**{k: getattr(row.agency, k) for k in _AGENCY_COLUMNS})
+        with self._lock:
+            if generation == self._generation:
                 if len(self._rows) > 10_000:
                     self._rows.clear()
-                self._rows[client_id] = entry
-        entry = self._rows.get(client_id)
-        if entry is None:
-            return None
-        client_data, agency_data = entry
-        client = Client(**client_data)
-        client.agency = Agency(**agency_data)
-        return client
+                self._rows[client_id] = copy
+        return copy

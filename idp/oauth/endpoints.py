@@ -11,7 +11,7 @@ from ..models import Token
 from ..security import keyed_hash
 from .claims import subject_for
 from .grants import REFRESH, TOKEN_AUTH_METHODS, revoke_family
-from .tokens import ServiceToken, is_service_token, verify_access_token
+from .tokens import AccessToken, ServiceToken, is_service_token, load_access_token, revoke_tokens, verify_access_token
 
 #: a client registered for this scope may introspect tokens issued to any client
 INTROSPECTION_SCOPE = "introspection"
@@ -46,7 +46,7 @@ class TokenLookup:
                 return None
             if is_service_token(claims):
                 return ServiceToken(claims, self.server.store)
-            return db.session.execute(select(Token).where(Token.jti == claims["jti"])).scalar_one_or_none()
+            return load_access_token(self.server, claims)  # None once revoked
         row = db.session.execute(
             select(Token).where(Token.refresh_token_hash == keyed_hash(REFRESH, token_string))
         ).scalar_one_or_none()
@@ -64,11 +64,10 @@ class RevocationEndpoint(TokenLookup, _Revocation):
         if isinstance(token, ServiceToken):
             token.revoke()
             return
-        row = token.row if isinstance(token, RefreshView) else token
         if isinstance(token, RefreshView):
-            revoke_family(row.family_id)  # RFC 7009 section 2.1: and the grant's access tokens
-        elif row.revoked_at is None:
-            row.revoked_at = utcnow()
+            revoke_family(token.row.family_id)  # RFC 7009 section 2.1: and the grant's access tokens
+        else:
+            revoke_tokens(Token.jti == token.claims["jti"])
             db.session.commit()
 
 
@@ -83,28 +82,29 @@ class IntrospectionEndpoint(TokenLookup, _Introspection):
         return token.check_client(client) or INTROSPECTION_SCOPE in client.scopes
 
     def introspect_token(self, token):
-        if isinstance(token, ServiceToken):
-            owner = self.server.find_client(token.claims["client_id"])  # None once suspended or retired
-            if owner is None:
-                return {"active": False}
+        if isinstance(token, (ServiceToken, AccessToken)):  # self-contained: the JWT says it all
             claims = token.claims
-            return {"active": True, "scope": claims.get("scope", ""), "client_id": claims["client_id"],
-                    "token_type": "Bearer", "iat": claims["iat"], "exp": claims["exp"], "iss": claims["iss"],
-                    "aud": claims["aud"], "sub": claims["sub"], "jti": claims["jti"]}
-        row = token.row if isinstance(token, RefreshView) else token
+            if self.server.find_client(claims["client_id"]) is None:  # suspended or retired
+                return {"active": False}
+            payload = {"active": True, "scope": claims.get("scope", ""), "client_id": claims["client_id"],
+                       "token_type": "Bearer", "iat": claims["iat"], "exp": claims["exp"], "iss": claims["iss"],
+                       "aud": claims["aud"], "sub": claims["sub"], "jti": claims["jti"]}
+            for name in ("auth_time", "acr"):
+                if claims.get(name):
+                    payload[name] = claims[name]
+            return payload
+        row = token.row
         owner = self.server.find_client(row.client_id)  # cached; None once suspended or retired
         payload = {
             "active": owner is not None and owner.is_active,
             "scope": row.scope,
             "client_id": row.client_id,
-            "token_type": "refresh_token" if isinstance(token, RefreshView) else "Bearer",
+            "token_type": "refresh_token",
             "iat": int(row.issued_at.timestamp()),
-            "exp": int((row.refresh_expires_at if isinstance(token, RefreshView) else row.expires_at).timestamp()),
+            "exp": int(row.refresh_expires_at.timestamp()),
             "iss": self.server.settings.issuer,
             "aud": row.client_id,
         }
-        if not isinstance(token, RefreshView):
-            payload["jti"] = row.jti
         if row.account is not None and owner is not None:
             payload["sub"] = subject_for(row.account, owner)
             payload["auth_time"] = row.auth_time

@@ -22,6 +22,7 @@ from ..models import AuthorizationCode, LoginSession, Token
 from ..security import keyed_hash
 from .claims import IDENTITY_SCOPES, EndUser, claims_for_scope, scope_of, subject_for
 from .requests import parse_claims_request
+from .tokens import revoke_tokens
 
 RESPONSE_MODES = ("query", "form_post")
 PROMPTS = ("none", "login", "consent", "select_account")
@@ -250,10 +251,9 @@ def session_alive(sid: str | None) -> bool:
 def revoke_family(family_id: str | None) -> int:
     if not family_id:
         return 0
-    result = db.session.execute(
-        update(Token).where(Token.family_id == family_id, Token.revoked_at.is_(None)).values(revoked_at=utcnow()))
+    revoked = revoke_tokens(Token.family_id == family_id)
     db.session.commit()
-    return result.rowcount
+    return revoked
 
 
 def revoke_family_of_code(code_hash: str) -> int:

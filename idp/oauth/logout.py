@@ -25,6 +25,7 @@ from ..models import Client, LoginSession, LogoutNotice, SessionClient, Token
 from ..security import random_token
 from .claims import subject_for
 from .outbound import DestinationRefused, check_destination
+from .tokens import revoke_tokens
 
 log = logging.getLogger(__name__)
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -71,8 +72,7 @@ def logout_token(server, client: Client, login: LoginSession) -> str:
 
 def on_session_end(server, login: LoginSession) -> int:
     """Revoke the session's tokens and queue a logout token for each service in it."""
-    db.session.execute(update(Token).where(Token.sid == login.sid, Token.revoked_at.is_(None))
-                       .values(revoked_at=utcnow()))
+    revoke_tokens(Token.sid == login.sid)
     participants = db.session.execute(
         select(Client).join(SessionClient, SessionClient.client_id == Client.client_id)
         .where(SessionClient.sid == login.sid, Client.backchannel_logout_uri.is_not(None))

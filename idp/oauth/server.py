@@ -20,6 +20,7 @@ from .claims import EndUser, subject_for
 from ..security import keyed_hash, random_token
 from .client_auth import ClientKeys, PrivateKeyJWT
 from .client_cache import ClientCache
+from .tokens import released_claims, remember_access_token
 from .endpoints import IntrospectionEndpoint, RevocationEndpoint
 from .requests import PushedRequests, RequestObjects
 from .grants import (REFRESH, TOKEN_AUTH_METHODS, AuthorizationCodeGrant, ClientCredentialsGrant, OpenIDCode, OpenIDRefresh,
@@ -163,7 +164,10 @@ class AuthorizationServer(_FlaskServer):
         ))
         if user and user.sid and db.session.get(SessionClient, (user.sid, request.client.client_id)) is None:
             db.session.add(SessionClient(sid=user.sid, client_id=request.client.client_id))
+        userinfo = released_claims(self, user.account.national_id, token.get("scope", "")) if user else None
         db.session.commit()
+        if user:  # the shared record userinfo and introspection read (see tokens.AccessToken)
+            remember_access_token(self.store, claims, userinfo)
 
     def authenticate_endpoint_client(self, endpoint: str):
         """Client authentication at our own endpoints (PAR), with the token endpoint's methods."""

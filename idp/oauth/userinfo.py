@@ -6,7 +6,6 @@ from authlib.oauth2.rfc6749.errors import MissingAuthorizationError
 from authlib.oauth2.rfc6750 import InsufficientScopeError, InvalidTokenError
 from authlib.oidc.core import UserInfoEndpoint as _UserInfoEndpoint
 
-from .claims import claims_for_scope, subject_for
 from .tokens import AccessTokenValidator
 
 
@@ -28,11 +27,10 @@ class ScopeChallenge(OAuth2Error):
 
 
 class UserInfoEndpoint(_UserInfoEndpoint):
-    def __init__(self, server, registry):
+    def __init__(self, server):
         protector = ResourceProtector()
-        protector.register_token_validator(AccessTokenValidator(server.keys, server.settings.issuer, server.store, server.find_client))
+        protector.register_token_validator(AccessTokenValidator(server))
         super().__init__(resource_protector=protector)
-        self.registry = registry
         self._server = server
 
     def __call__(self, request):
@@ -42,12 +40,10 @@ class UserInfoEndpoint(_UserInfoEndpoint):
             raise BearerChallenge() from None  # RFC 6750 section 3.1: no error code when no credentials
         except InsufficientScopeError as error:
             raise ScopeChallenge(error.description) from None
-        client = token.get_client()
-        account = token.get_user()
-        if client is None or account is None:
+        userinfo = getattr(token, "userinfo", None)  # None: a service's token, of no citizen
+        if userinfo is None or token.get_client() is None:
             raise InvalidTokenError()
-        claims = claims_for_scope(self.registry.find(account.national_id), token.scope)
-        claims["sub"] = subject_for(account, client)
+        claims = dict(userinfo, sub=token.subject)  # the token's sub: the client's pairwise subject
         return 200, claims, [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
 
     def get_issuer(self):
