@@ -17,7 +17,10 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
+# Objects keep their loaded state after a commit: a request that commits and reads on would
+# otherwise reload every row it touches (one SELECT each); requests are short, and every
+# request starts with a fresh session, so nothing stale outlives one.
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING), session_options={"expire_on_commit": False})
 migrate = Migrate()
 
 

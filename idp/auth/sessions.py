@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Callable
 
+from flask import g
 from sqlalchemy import update
 
 from ..db import db, utcnow
@@ -38,6 +39,7 @@ class SessionService:
         if not sid:
             return None
         login = db.session.get(LoginSession, sid)
+        g.login_session = login  # held for the request: a second lookup is answered from the session's identity map
         now = utcnow()
         if login is None or login.ended_at is not None:
             return None

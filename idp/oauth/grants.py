@@ -86,10 +86,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                    AuthorizationCode.used_at.is_(None),
                    AuthorizationCode.expires_at > now)
             .values(used_at=now)
-        ).rowcount
+            .returning(AuthorizationCode)
+        ).scalar_one_or_none()
         db.session.commit()
-        if claimed:
-            return db.session.get(AuthorizationCode, code_hash)
+        if claimed is not None:
+            return claimed
         revoke_family_of_code(code_hash)  # a replayed code: RFC 6749 section 4.1.2
         return None
 

@@ -69,6 +69,9 @@ class AccessTokenGenerator(JWTBearerTokenGenerator):
     def get_jwks(self):
         return self.server.keys.signing_keyset(self.alg)
 
+    def get_jti(self, client, grant_type, user, scope):
+        return random_token(16)  # 128 bits from the OS, in one call (not a character at a time)
+
     def get_extra_claims(self, client, grant_type, user, scope):
         if isinstance(user, EndUser):
             return {"sub": user.subject or subject_for(user.account, client)}

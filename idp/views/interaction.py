@@ -18,7 +18,7 @@ from ..auth import totp
 from ..forms import DecisionForm, FactorForm, IdentifyForm, OtpForm, ResendForm
 from ..interaction.flow import CONSENT, FACTOR, IDENTIFY, VERIFY, InteractionError
 from ..interaction.levels import AMR_MFA, AMR_SMS, LOA1, LOA2, LOA3, rank
-from ..models import Client, Consent
+from ..models import Consent
 from ..oauth.claims import claims_listed
 from ..services import services
 from ..text import mask_mobile
@@ -52,9 +52,8 @@ def with_interaction(*states):
             g.ui_locale = _ui_locale(interaction)
             client = None  # an account flow signs in to Panjereh itself
             if interaction.client_id:
-                client = db.session.execute(
-                    db.select(Client).filter_by(client_id=interaction.client_id)).scalar_one_or_none()
-                if client is None or not client.is_active:
+                client = services().server.find_client(interaction.client_id)  # cached; active only
+                if client is None:
                     return expired()
             return view(interaction, client, **kwargs)
         return wrapped
@@ -199,6 +198,9 @@ def signed_in(interaction, client, challenge):
     if previous is not None:
         svc.sessions.end(previous)
     acr = LOA2 if interaction.identified_live else LOA1  # a cached registry answer is only loa1
+    # the event and the session it reports are written together, in one commit
+    record(Event.LOGIN_SUCCEEDED, origin=origin(), account_id=account.id, client_id=client_id(client),
+           acr=acr, amr=list(AMR_SMS), commit=False)
     login = svc.sessions.start(account, acr, AMR_SMS, *origin_pair())
     rotate(session)  # a new browser-session id at sign-in (no fixation)
     for key in PER_CITIZEN_KEYS:  # nothing of a previous citizen survives a sign-in
@@ -206,8 +208,6 @@ def signed_in(interaction, client, challenge):
     session["sid"] = login.sid
     interaction.logged_in_at = time.time()
     svc.interactions.save(interaction)
-    record(Event.LOGIN_SUCCEEDED, origin=origin(), account_id=account.id, client_id=client_id(client),
-           acr=acr, amr=list(AMR_SMS))
     return resume(interaction)
 
 
@@ -298,9 +298,9 @@ def consent(interaction, client):
         if form.decision.data == "deny":
             record(Event.CONSENT_DENIED, origin=origin(), account_id=user.account.id, client_id=client.client_id)
             return deny_flow(interaction)
-        remember_consent(user.account.id, client.client_id, grant_scope)
         record(Event.CONSENT_GRANTED, origin=origin(), account_id=user.account.id, client_id=client.client_id,
-               scope=grant_scope)
+               scope=grant_scope, commit=False)
+        remember_consent(user.account.id, client.client_id, grant_scope)  # commits the event with the consent
         interaction.consented_at = time.time()
         svc = services()
         svc.interactions.save(interaction)

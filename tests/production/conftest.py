@@ -1,4 +1,4 @@
-"""Panjereh in its production shape: gunicorn processes on PostgreSQL and Redis.
+"""Panjereh in its production shape: server processes (Granian and gunicorn) on PostgreSQL and Redis.
 
 Two instances on different ports share one database, one Redis, one keys
 directory and one secret, as two hosts behind a load balancer would. The
@@ -147,14 +147,19 @@ class Cluster:
             raise RuntimeError(f"idp {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
         return done.stdout
 
-    def start(self, name: str, workers: int = 1) -> Instance:
+    def start(self, name: str, workers: int = 1, server: str = "granian") -> Instance:
+        """A host: the production server (``idp serve --production``, Granian), or gunicorn with
+        its checked-in configuration (``gunicorn -c gunicorn.conf.py wsgi:app``)."""
         port = free_port()
         log = self.workdir / f"{name}.log"
+        if server == "gunicorn":
+            command = [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "-w", str(workers),
+                       "-b", f"127.0.0.1:{port}", "--access-logfile", "-", "wsgi:app"]
+        else:
+            command = [str(BIN / "idp"), "serve", "--production", "--workers", str(workers),
+                       "--host", "127.0.0.1", "--port", str(port)]
         with log.open("w") as sink:  # the child keeps its own copy of the descriptor
-            proc = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), "-w", str(workers),
-                 "-b", f"127.0.0.1:{port}", "--access-logfile", "-", "wsgi:app"],
-                cwd=ROOT, env=self.env, stdout=sink, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=sink, stderr=subprocess.STDOUT)
         instance = Instance(name, port, proc, log)
         deadline = time.time() + 40
         while time.time() < deadline:
@@ -206,7 +211,7 @@ def cluster(tmp_path_factory):
         cluster.setup_outputs = outputs
         write_csv(workdir / "registry.csv", 40)
         cluster.idp("registry", "import", str(workdir / "registry.csv"))
-        cluster.a = cluster.start("a")
+        cluster.a = cluster.start("a", server="gunicorn")  # both servers an operator may run, side by side
         cluster.b = cluster.start("b", workers=2)
         yield cluster
     finally:

@@ -163,7 +163,7 @@ def test_killing_a_worker_mid_login_loses_nobody_elses_login(cluster, client):
                                 {"national_id": person["national_id"], "mobile": person["mobile"]})
         pages.append((browser, person, browser.at(b, path_of(verify)), verifier))
     victim = b.worker_pids()[0]
-    os.kill(victim, signal.SIGKILL)  # gunicorn starts a new worker in its place
+    os.kill(victim, signal.SIGKILL)  # the server starts a new worker in its place
     time.sleep(1.0)
     for browser, person, page, verifier in pages:
         done = browser.submit(b, page, "otp", {"otp": last_code(cluster.outbox, person["mobile"])})
