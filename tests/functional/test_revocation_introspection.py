@@ -209,3 +209,27 @@ def test_a_client_cannot_revoke_another_clients_token(refresh_rp, tokens, other)
     assert active(refresh_rp, tokens["access_token"])["active"] is True
     assert active(refresh_rp, tokens["refresh_token"])["active"] is True
     assert userinfo(refresh_rp, tokens["access_token"]).status_code == 200
+
+
+# --- the shared record of an access token ---
+
+def test_a_lost_token_record_is_rebuilt_from_the_database(app, refresh_rp, tokens):
+    """Userinfo and introspection read the access token's record in the shared store; when the
+    store has lost it (Redis restarted empty), the database answers, revocations included."""
+    from idp.oauth.tokens import ACCESS
+
+    store = app.extensions["panjereh"].store
+    jti = verify_provider_jwt(refresh_rp.http, tokens["access_token"]).claims["jti"]
+    before = userinfo(refresh_rp, tokens["access_token"]).get_json()
+    with app.app_context():
+        assert store.delete(ACCESS + jti)
+    assert userinfo(refresh_rp, tokens["access_token"]).get_json() == before
+    assert active(refresh_rp, tokens["access_token"])["active"] is True
+    with app.app_context():
+        assert store.get(ACCESS + jti) is not None  # written again
+    assert revoke(refresh_rp.http, tokens["access_token"], refresh_rp.client_id, refresh_rp.secret).status_code == 200
+    with app.app_context():
+        assert set(store.get(ACCESS + jti)) == {"revoked"}  # nothing of the citizen is kept
+        assert store.delete(ACCESS + jti)  # the store forgets the revocation too
+    assert active(refresh_rp, tokens["access_token"]) == {"active": False}
+    assert userinfo(refresh_rp, tokens["access_token"]).status_code == 401
