@@ -9,7 +9,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from .db import db
+from sqlalchemy import insert
+
+from .db import db, utcnow
 from .models import AuditEvent
 from .security import keyed_hash
 
@@ -57,7 +59,10 @@ def record(event: Event, outcome: str = "ok", *, origin: Origin | None = None,
            account_id: int | None = None, national_id: str | None = None,
            client_id: str | None = None, commit: bool = True, **details) -> None:
     origin = origin or Origin()
-    db.session.add(AuditEvent(
+    # a plain INSERT in the request's transaction (no object to track: events are never read back
+    # by the request that writes them), committed now or with the change it reports
+    db.session.execute(insert(AuditEvent.__table__).values(
+        at=utcnow(),
         event=event.value,
         outcome=outcome,
         account_id=account_id,

@@ -22,6 +22,7 @@ from typing import Callable, Hashable, Protocol
 from urllib.parse import quote
 
 import requests
+from flask import g, has_request_context
 
 from ..db import db
 from ..models import Citizen
@@ -85,15 +86,22 @@ class DatabaseRegistry:
         return self.lookup(national_id).person
 
     def lookup(self, national_id):
+        # asked twice in one request (registry, then ownership): read once per request
+        memo = g.setdefault("registry_rows", {}) if has_request_context() else {}
+        if national_id in memo:
+            row = memo[national_id]
+            return Lookup(None if row is None else _person(row), live=True)
         try:
-            row = db.session.get(Citizen, national_id)
+            row = memo[national_id] = db.session.get(Citizen, national_id)
         except Exception as exc:  # noqa: BLE001 - any database failure means "cannot answer"
             db.session.rollback()
             raise RegistryUnavailable(str(exc)) from exc
-        if row is None:
-            return Lookup(None, live=True)
-        return Lookup(Person(row.national_id, row.first_name, row.last_name, row.birth_date, row.mobile,
-                             row.father_name, row.gender, row.email), live=True)
+        return Lookup(None if row is None else _person(row), live=True)
+
+
+def _person(row: Citizen) -> Person:
+    return Person(row.national_id, row.first_name, row.last_name, row.birth_date, row.mobile,
+                  row.father_name, row.gender, row.email)
 
 
 class RegistryOwnership:

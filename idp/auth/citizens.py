@@ -31,11 +31,12 @@ def identify(registry: CivilRegistry, ownership: MobileOwnership, national_id: s
 
 
 def account_for(national_id: str) -> Account:
-    """The citizen's account, created at the first sign-in."""
+    """The citizen's account, created at the first sign-in: flushed, not committed (the
+    caller commits it with the sign-in it belongs to)."""
     account = db.session.execute(select(Account).where(Account.national_id == national_id)).scalar_one_or_none()
     if account is None:
         account = Account(national_id=national_id)
         db.session.add(account)
     account.last_login_at = utcnow()
-    db.session.commit()
+    db.session.flush()
     return account

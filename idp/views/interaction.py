@@ -193,10 +193,10 @@ def restart(interaction, message):
 
 def signed_in(interaction, client, challenge):
     svc = services()
-    account = account_for(challenge.national_id)
     previous = svc.sessions.current(session.get("sid"))
     if previous is not None:
         svc.sessions.end(previous)
+    account = account_for(challenge.national_id)  # committed with the session below
     acr = LOA2 if interaction.identified_live else LOA1  # a cached registry answer is only loa1
     # the event and the session it reports are written together, in one commit
     record(Event.LOGIN_SUCCEEDED, origin=origin(), account_id=account.id, client_id=client_id(client),

@@ -448,3 +448,31 @@ def test_a_chosen_session_id_is_not_adopted(rp, browser):
     response = browser.get(rp.authorize_url())
     value, _attributes = cookie_attributes(set_cookie_header(response))
     assert value != planted
+
+
+def audit_trail(app, since_id: int = 0) -> list:
+    from idp.db import db
+    from idp.models import AuditEvent
+
+    with app.app_context():
+        rows = db.session.execute(db.select(AuditEvent).where(AuditEvent.id > since_id)
+                                  .order_by(AuditEvent.id)).scalars().all()
+        return [(r.event, r.outcome, r.account_id, r.subject_digest, r.client_id, r.details) for r in rows]
+
+
+def test_a_sign_in_leaves_its_security_events_and_no_national_id(app, rp, browser, citizen):
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
+    response = enter_code(browser, page, wrong(last_code(browser.outbox)))
+    browser.follow(browser.submit(browser.follow(enter_code(browser, response, last_code(browser.outbox))),
+                                  "decision", button=("decision", "allow")))
+    trail = audit_trail(app)
+    assert [(event, outcome) for event, outcome, *_ in trail] == [
+        ("login.started", "ok"), ("otp.sent", "ok"), ("otp.failed", "wrong"), ("login.succeeded", "ok"),
+        ("consent.granted", "ok"), ("code.issued", "ok")]
+    assert {client for *_, client, _details in trail} == {rp.client_id}
+    account = trail[3][2]
+    assert account is not None and all(row[2] == account for row in trail[3:])
+    digests = {row[3] for row in trail[1:3]}
+    assert len(digests) == 1 and None not in digests  # the typed national ID, only as a keyed digest
+    assert citizen["national_id"] not in repr(trail) and citizen["mobile"] not in repr(trail)
+    assert trail[3][5]["acr"] and trail[4][5]["scope"]
