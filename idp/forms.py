@@ -2,12 +2,46 @@
 
 from __future__ import annotations
 
+from babel import support
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from flask_wtf import FlaskForm as _FlaskForm
 from wtforms import StringField
+from wtforms.i18n import messages_path
 from wtforms.validators import AnyOf, DataRequired, ValidationError
 
 from .text import InvalidMobile, InvalidNationalId, normalize_digits, normalize_mobile, normalize_national_id
+
+
+class _WTFormsMessages:
+    """WTForms' own messages in the request's language, each catalogue read once per process
+    (Flask-WTF reads it from disk again on every request)."""
+
+    _catalogues: dict = {}
+
+    def _catalogue(self):
+        locale = str(get_locale() or "fa")
+        catalogue = self._catalogues.get(locale)
+        if catalogue is None:
+            catalogue = self._catalogues[locale] = support.Translations.load(messages_path(), [locale], "wtforms")
+        return catalogue
+
+    def gettext(self, string):
+        return self._catalogue().ugettext(string)
+
+    def ngettext(self, singular, plural, n):
+        return self._catalogue().ungettext(singular, plural, n)
+
+
+_MESSAGES = _WTFormsMessages()
+
+
+class FlaskForm(_FlaskForm):
+    """Every form of Panjereh: CSRF-protected (Flask-WTF), messages in the citizen's language."""
+
+    class Meta:
+        def get_translations(self, form):
+            return _MESSAGES
 
 
 def _strip(value):

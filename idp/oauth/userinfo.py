@@ -33,6 +33,9 @@ class UserInfoEndpoint(_UserInfoEndpoint):
         super().__init__(resource_protector=protector)
         self._server = server
 
+    def create_endpoint_request(self, request):
+        return request  # the bearer token is all that is read, by the resource protector, from Flask's request
+
     def __call__(self, request):
         try:
             token = self.resource_protector.acquire_token("openid")
