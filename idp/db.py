@@ -35,6 +35,16 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.close()
 
 
+def insert_ignoring_duplicates(table):
+    """``INSERT ... ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite alike: one statement
+    where a look-up and an insert would be two."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing()
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 

@@ -14,7 +14,7 @@ from authlib.oauth2.rfc6749.requests import OAuth2Payload
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from authlib.oauth2.rfc9207 import IssuerParameter
 
-from ..db import db
+from ..db import db, insert_ignoring_duplicates, utcnow
 from ..models import SessionClient, Token
 from .claims import EndUser, subject_for
 from ..security import keyed_hash, random_token
@@ -165,8 +165,9 @@ class AuthorizationServer(_FlaskServer):
             issued_at=issued_at,
             expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc),
         ))
-        if user and user.sid and db.session.get(SessionClient, (user.sid, request.client.client_id)) is None:
-            db.session.add(SessionClient(sid=user.sid, client_id=request.client.client_id))
+        if user and user.sid:  # the service joins the session's list (for logout), once
+            db.session.execute(insert_ignoring_duplicates(SessionClient.__table__).values(
+                sid=user.sid, client_id=request.client.client_id, first_at=utcnow()))
         userinfo = released_claims(self, user.account.national_id, token.get("scope", "")) if user else None
         db.session.commit()
         if user:  # the shared record userinfo and introspection read (see tokens.AccessToken)
