@@ -562,7 +562,8 @@ def render(results: dict, args) -> str:
             worker_rows.append([f"worker {pid}", f"{mb:.1f}", f"{(values.get('peak_kib') or 0) / 1024:.1f}",
                                 f"< {TARGETS['rss_mb']:g} MB", verdict(mb < TARGETS["rss_mb"])])
         master = rss["master"]
-        worker_rows.append(["master (preloaded app)",
+        role = "the preloaded app" if results.get("server") == "gunicorn" else "starts and watches the workers"
+        worker_rows.append([f"master ({role})",
                             f"{(master.get('rss_kib') or 0) / 1024:.1f}",
                             f"{(master.get('peak_kib') or 0) / 1024:.1f}", "", ""])
         if results.get("peer_rss_kib"):
