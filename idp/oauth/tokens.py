@@ -141,7 +141,7 @@ def is_service_token(claims: dict) -> bool:
 
 
 _VERIFIED: dict[str, tuple] = {}  # token string -> (the key set it verified with, its claims)
-_VERIFIED_MAX = 8192
+_VERIFIED_MAX = 2048  # about 1.7 KB each: at most ~3.5 MB per worker
 
 
 def verify_access_token(token_string: str, keys, issuer: str) -> dict | None:
