@@ -15,7 +15,7 @@ from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc.jwk import KeySet
 
-from .outbound import check_destination, read_capped
+from .outbound import check_destination, outbound_session, read_capped
 
 JWKS_CACHE_SECONDS = 300
 FAILURE_CACHE_SECONDS = 10
@@ -27,6 +27,7 @@ class ClientKeys:
     def __init__(self, timeout: float = 3.0, allow_private: bool = False):
         self.timeout = timeout
         self.allow_private = allow_private
+        self.http = outbound_session(allow_private)
         self._cache: dict[str, tuple[float, dict | None]] = {}
 
     def keyset(self, client) -> KeySet:
@@ -45,7 +46,7 @@ class ClientKeys:
         data = None
         try:
             check_destination(uri, self.allow_private)
-            with requests.get(uri, timeout=self.timeout, allow_redirects=False, stream=True) as response:
+            with self.http.get(uri, timeout=self.timeout, allow_redirects=False, stream=True) as response:
                 response.raise_for_status()
                 data = json.loads(read_capped(response))
         except (requests.RequestException, ValueError) as exc:

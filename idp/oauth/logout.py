@@ -24,7 +24,7 @@ from ..db import db, utcnow
 from ..models import Client, LoginSession, LogoutNotice, SessionClient, Token
 from ..security import random_token
 from .claims import subject_for
-from .outbound import DestinationRefused, check_destination
+from .outbound import DestinationRefused, check_destination, outbound_session
 from .tokens import revoke_tokens
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class Courier:
         self._thread = None
         self._stopped = False
         self._lock = threading.Lock()
-        self.http = requests.Session()
+        self.http = outbound_session(allow_private)
 
     def kick(self) -> None:
         with self._lock:
