@@ -234,7 +234,7 @@ def bench(args) -> int:
             return best
 
         step("floor", specs["floor"], "floor: GET /healthz", retry=True)
-        cc = step("client_credentials", specs["client_credentials"], "client_credentials: POST /token", retry=True)
+        step("client_credentials", specs["client_credentials"], "client_credentials: POST /token", retry=True)
         if args.compare_server:
             compare_servers(args, stack, runner, step, results, server_cpus)
 
@@ -316,7 +316,7 @@ def bench(args) -> int:
 
         runner.run = run_and_keep
         try:
-            login = step("login", login_spec, "complete logins (authorize → identify → SMS → verify → consent → "
+            step("login", login_spec, "complete logins (authorize → identify → SMS → verify → consent → "
                                               "token → userinfo)", retry=True)
         finally:
             runner.run = original_run

@@ -6,12 +6,15 @@ of gunicorn's. ``python -m bench`` measures both (the floor and the token endpoi
 figures are in bench/RESULTS.md. ``gunicorn -c gunicorn.conf.py wsgi:app`` still works
 for operators who standardise on it.
 
-Every setting can be overridden through the environment:
+Settings that the environment adjusts:
 
-``PANJEREH_BIND``      host:port to listen on (default 0.0.0.0:8000)
-``WEB_CONCURRENCY``    worker processes (default: one per core; the hot paths are CPU-bound)
-``GRANIAN_*``          any other Granian setting, as its documentation names them,
-                       when Granian is run by its own command line instead of this one
+``PANJEREH_BIND``               host:port to listen on (default 0.0.0.0:8000)
+``WEB_CONCURRENCY``             worker processes (default: one per core; the hot paths are CPU-bound)
+``PANJEREH_WORKER_MAX_RSS_MB``  a worker that grows past this is recycled (default 400)
+
+The rest is fixed here; an operator who needs another Granian setting runs Granian's own
+command line (``granian --interface wsgi --factory idp.serving:worker_app``, where the
+``GRANIAN_*`` variables apply).
 """
 
 from __future__ import annotations

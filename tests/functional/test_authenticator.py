@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 
 import jdatetime
 import pyotp
-import pytest
 from sqlalchemy import text
 
 from tests.support import (Browser, Forms, at_rp, backdate_sign_ins, choose_language, enrol_authenticator,
