@@ -33,7 +33,9 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> "Services":
-        store = create_store(settings.redis_url)
+        from .oauth.tokens import NEAR_CACHED
+
+        store = create_store(settings.redis_url, near=NEAR_CACHED)
         registry = create_registry(settings)
         sms = create_sender(settings)
         return cls(

@@ -8,6 +8,8 @@ live here. ``sql`` (the embedded default) keeps them in the database;
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 from datetime import timedelta
 from typing import Protocol
@@ -107,13 +109,150 @@ class SqlStore:
         db.session.execute(delete(KVEntry).where(KVEntry.key == key, KVEntry.expires_at <= utcnow()))
 
 
+class NearCache:
+    """This worker's own copy of the keys under some prefixes, kept coherent by Redis.
+
+    Redis's server-assisted client-side caching (``CLIENT TRACKING … BCAST PREFIX``, Redis
+    6.0 and later) tells one connection of ours, as a Pub/Sub message, every key under those
+    prefixes that anyone, on any host, changes. Before answering from the copy we apply every
+    such message that has reached us (one non-blocking read of that connection, about a
+    microsecond), so a change made elsewhere is seen as soon as Redis has reported it: the
+    same moment a read from Redis would have seen it. When that connection is lost, the copy
+    is dropped and every read goes to Redis until it is back. A connection that falls silent
+    (a network that drops packets rather than connections) is found by a PING every half
+    second: the copy is used only while Redis has been heard from within the last second.
+
+    Values are shared between readers: callers must not change them."""
+
+    CHANNEL = "__redis__:invalidate"
+    PING_AFTER = 0.5  # seconds of silence before we ask
+    FRESH_FOR = 1.0  # the copy is used only while Redis was heard from this recently
+    GIVE_UP_AFTER = 2.0  # an unanswered PING this old: the connection is lost
+
+    def __init__(self, pool, prefixes: tuple[str, ...], max_entries: int = 2048, max_age: float = 300.0):
+        self._pool = pool  # the store's connection pool: its class and settings (address, TLS, password)
+        self.prefixes = prefixes
+        self._max_entries = max_entries  # about 1.5 KB each: at most ~3 MB per worker
+        self._max_age = max_age
+        self._entries: dict[str, tuple[float, object]] = {}  # key -> (good until, value)
+        self._lock = threading.Lock()
+        self._conn = None
+        self.connection_id = None  # the tracking connection's id at the server (CLIENT LIST shows it)
+        self._pid = None
+        self._retry_at = 0.0
+        self._generation = 0  # changes with every invalidation applied: a read that spans one is not kept
+        self._heard = 0.0  # when Redis last spoke on the tracking connection
+        self._ping_sent = None
+
+    def get(self, key: str, fetch):
+        with self._lock:
+            live = self._listening()
+            if live:
+                hit = self._entries.get(key)
+                if hit is not None and hit[0] > time.monotonic():
+                    return hit[1]
+            generation = self._generation
+        value = fetch()
+        if live:
+            with self._lock:
+                if self._generation == generation and self._conn is not None:
+                    if len(self._entries) >= self._max_entries:
+                        self._entries.clear()
+                    self._entries[key] = (time.monotonic() + self._max_age, value)
+        return value
+
+    def forget(self, key: str) -> None:
+        """Our own write: drop the copy now (Redis's message will follow)."""
+        with self._lock:
+            self._entries.pop(key, None)
+            self._generation += 1
+
+    def _listening(self) -> bool:
+        """Connected, with every invalidation that has reached us applied."""
+        import redis
+
+        if self._pid != os.getpid():  # a forked worker: the parent's connection is not ours
+            self._conn, self._pid = None, os.getpid()
+            self._entries.clear()
+        if self._conn is None:
+            if time.monotonic() < self._retry_at:
+                return False
+            try:
+                self._connect()
+            except (redis.RedisError, OSError):
+                self._retry_at = time.monotonic() + 1.0
+                return False
+        try:
+            while self._conn.can_read(timeout=0):
+                self._apply(self._conn.read_response())
+            now = time.monotonic()
+            if self._ping_sent is None and now - self._heard > self.PING_AFTER:
+                self._conn.send_command("PING")
+                self._ping_sent = now
+        except (redis.RedisError, OSError):
+            self._lost()
+            return False
+        if self._ping_sent is not None and now - self._ping_sent > self.GIVE_UP_AFTER:
+            self._lost()
+            return False
+        return now - self._heard <= self.FRESH_FOR
+
+    def _connect(self) -> None:
+        conn = self._pool.connection_class(**dict(self._pool.connection_kwargs, protocol=2))
+        try:
+            conn.connect()
+            conn.send_command("CLIENT", "ID")
+            own_id = self.connection_id = conn.read_response()
+            prefixes = [part for prefix in self.prefixes for part in ("PREFIX", prefix)]
+            conn.send_command("CLIENT", "TRACKING", "ON", "REDIRECT", own_id, "BCAST", *prefixes)
+            conn.read_response()
+            conn.send_command("SUBSCRIBE", self.CHANNEL)
+            conn.read_response()
+        except BaseException:
+            conn.disconnect()
+            raise
+        self._entries.clear()  # anything kept before now was not watched
+        self._generation += 1
+        self._conn = conn
+        self._heard, self._ping_sent = time.monotonic(), None
+
+    def _apply(self, message) -> None:
+        self._heard = time.monotonic()
+        if isinstance(message, list) and message and message[0] == b"pong":
+            self._ping_sent = None
+            return
+        if not isinstance(message, list) or len(message) != 3 or message[0] != b"message":
+            return
+        self._generation += 1
+        keys = message[2]
+        if keys is None:  # the database was flushed
+            self._entries.clear()
+            return
+        for key in keys:
+            self._entries.pop(key.decode() if isinstance(key, bytes) else key, None)
+
+    def _lost(self) -> None:
+        conn, self._conn = self._conn, None
+        self._ping_sent = None
+        self._entries.clear()
+        self._generation += 1
+        self._retry_at = time.monotonic() + 1.0
+        if conn is not None:
+            conn.disconnect()
+
+
 class RedisStore:
-    def __init__(self, url: str, prefix: str = "panjereh:"):
+    def __init__(self, url: str, prefix: str = "panjereh:", near: tuple[str, ...] = ()):
         import redis  # imported here: only production needs it
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._prefix = prefix
         self._errors = redis.RedisError
+        # keys read far more often than written (token records): each worker keeps a coherent copy
+        self._near = NearCache(self._redis.connection_pool, tuple(prefix + p for p in near)) if near else None
+
+    def _is_near(self, full_key: str) -> bool:
+        return self._near is not None and full_key.startswith(self._near.prefixes)
 
     def _call(self, fn, *args):
         try:
@@ -122,11 +261,23 @@ class RedisStore:
             raise StoreUnavailable(str(exc)) from exc
 
     def get(self, key):
-        raw = self._call(self._redis.get, self._prefix + key)
-        return None if raw is None else json.loads(raw)
+        full = self._prefix + key
+
+        def fetch():
+            raw = self._call(self._redis.get, full)
+            return None if raw is None else json.loads(raw)
+
+        return self._near.get(full, fetch) if self._is_near(full) else fetch()
+
+    def _written(self, full_key: str) -> str:
+        if self._is_near(full_key):
+            self._near.forget(full_key)
+        return full_key
 
     def put(self, key, value, ttl):
-        self._call(lambda: self._redis.set(self._prefix + key, json.dumps(value), ex=ttl))
+        full = self._prefix + key
+        self._call(lambda: self._redis.set(full, json.dumps(value), ex=ttl))
+        self._written(full)
 
     def put_many(self, items):
         def run():
@@ -136,12 +287,20 @@ class RedisStore:
             pipe.execute()
         if items:
             self._call(run)
+            for key, _value, _ttl in items:
+                self._written(self._prefix + key)
 
     def add(self, key, value, ttl):
-        return bool(self._call(lambda: self._redis.set(self._prefix + key, json.dumps(value), ex=ttl, nx=True)))
+        full = self._prefix + key
+        added = bool(self._call(lambda: self._redis.set(full, json.dumps(value), ex=ttl, nx=True)))
+        self._written(full)
+        return added
 
     def delete(self, key):
-        return self._call(self._redis.delete, self._prefix + key) > 0
+        full = self._prefix + key
+        deleted = self._call(self._redis.delete, full) > 0
+        self._written(full)
+        return deleted
 
     def incr(self, key, ttl, amount=1):
         def run():
@@ -160,5 +319,6 @@ class RedisStore:
         return None if ttl is None or ttl < 0 else time.time() + ttl / 1000
 
 
-def create_store(redis_url: str) -> KeyValueStore:
-    return RedisStore(redis_url) if redis_url else SqlStore()
+def create_store(redis_url: str, near: tuple[str, ...] = ()) -> KeyValueStore:
+    """``near``: key prefixes each worker may keep a coherent copy of (Redis only; see NearCache)."""
+    return RedisStore(redis_url, near=near) if redis_url else SqlStore()

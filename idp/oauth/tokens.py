@@ -101,6 +101,9 @@ def revoke_tokens(*criteria) -> int:
 
 
 REVOKED = "revoked-jti:"
+#: read on every userinfo and introspection call, written once or twice in a token's life:
+#: each worker keeps a copy that Redis keeps coherent (adapters.store.NearCache)
+NEAR_CACHED = (ACCESS, REVOKED)
 
 
 class ServiceToken:

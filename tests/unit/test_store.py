@@ -192,3 +192,84 @@ def test_unreachable_redis_fails_closed():
                  lambda: store.delete("k"), lambda: store.incr("k", 1)):
         with pytest.raises(StoreUnavailable):
             call()
+
+
+# --- the near cache: a worker's coherent copy of read-mostly keys (token records) ---
+
+@pytest.fixture
+def near_pair(redis_store):
+    """Two hosts on one Redis: ``here`` keeps a near copy of ``tok:`` keys, ``elsewhere`` writes."""
+    here = RedisStore(REDIS_URL, prefix=redis_store._prefix, near=("tok:",))
+    reads = []
+    real_get = here._redis.get
+    here._redis.get = lambda key: (reads.append(key), real_get(key))[1]
+    yield here, redis_store, reads
+    if here._near._conn is not None:
+        here._near._conn.disconnect()
+    here._redis.close()
+
+
+def test_near_cache_answers_repeated_reads_from_memory(near_pair):
+    here, elsewhere, reads = near_pair
+    elsewhere.put("tok:1", {"userinfo": {"name": "زهرا"}}, 60)
+    elsewhere.put("other", {"v": 1}, 60)
+    for _ in range(5):
+        assert here.get("tok:1") == {"userinfo": {"name": "زهرا"}}
+        assert here.get("tok:absent") is None  # an absence is remembered too
+        assert here.get("other") == {"v": 1}
+    full = here._prefix
+    assert reads.count(full + "tok:1") == 1 and reads.count(full + "tok:absent") == 1
+    assert reads.count(full + "other") == 5  # keys outside the prefixes always go to Redis
+
+
+def test_near_cache_sees_every_change_made_elsewhere_at_once(near_pair):
+    here, elsewhere, _reads = near_pair
+    for i in range(200):  # no sleeps: each change is visible on the very next read
+        key = f"tok:{i % 7}"
+        here.get(key)
+        elsewhere.put(key, {"n": i}, 60)
+        assert here.get(key) == {"n": i}
+        elsewhere.put_many([(key, {"revoked": i}, 60)])
+        assert here.get(key) == {"revoked": i}
+        if i % 3 == 0:
+            assert elsewhere.delete(key)
+            assert here.get(key) is None
+        elif i % 3 == 1:
+            elsewhere._redis.flushdb()  # a flush drops every copy
+            assert here.get(key) is None
+
+
+def test_near_cache_sees_its_own_writes(near_pair):
+    here, _elsewhere, _reads = near_pair
+    assert here.get("tok:own") is None
+    assert here.add("tok:own", {"v": 1}, 60)
+    assert here.get("tok:own") == {"v": 1}
+    here.put("tok:own", {"v": 2}, 60)
+    assert here.get("tok:own") == {"v": 2}
+
+
+def test_near_cache_lost_connection_drops_the_copy_and_reads_redis(near_pair):
+    here, elsewhere, reads = near_pair
+    elsewhere.put("tok:k", {"v": 1}, 60)
+    assert here.get("tok:k") == {"v": 1}
+    # the server drops the tracking connection (a restart, a failover, a proxy's idle timeout)
+    assert elsewhere._redis.client_kill_filter(_id=here._near.connection_id) == 1
+    elsewhere.put("tok:k", {"v": 2}, 60)  # no message can reach the killed connection
+    time.sleep(0.05)
+    before = len(reads)
+    assert here.get("tok:k") == {"v": 2}
+    assert len(reads) == before + 1  # from Redis, not from a copy that can no longer be trusted
+
+
+def test_near_cache_is_not_used_while_redis_is_silent(near_pair, monkeypatch):
+    import idp.adapters.store as module
+
+    here, elsewhere, reads = near_pair
+    elsewhere.put("tok:s", {"v": 1}, 60)
+    here.get("tok:s")
+    here.get("tok:s")
+    assert len(reads) == 1
+    real = time.monotonic
+    monkeypatch.setattr(module.time, "monotonic", lambda: real() + 1.5)  # 1.5 s with no word from Redis
+    assert here.get("tok:s") == {"v": 1}
+    assert len(reads) == 2  # not answered from memory: the copy might have missed a change
