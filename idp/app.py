@@ -18,6 +18,7 @@ from .auth.limits import AbuseLimits, LimitSettings  # also registers the panjer
 from .config import INSTANCE_DIR, Settings, load_secret_key
 from .db import db, migrate
 from .services import Services
+from .web_request import Request
 from .web_session import ServerSessionInterface
 
 LOCALES = ("fa", "en")
@@ -39,6 +40,7 @@ def select_locale() -> str:
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     app = Flask(__name__, instance_path=str(INSTANCE_DIR.resolve()))
+    app.request_class = Request
     app.config.update(
         SECRET_KEY=load_secret_key(settings),
         SQLALCHEMY_DATABASE_URI=settings.database_url,
