@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .auth.limits import AbuseLimits, LimitSettings  # also registers the panjereh+kv:// limits storage
 from .config import INSTANCE_DIR, Settings, load_secret_key
-from .db import db, migrate
+from .db import db, migrate, ping_when_idle
 from .services import Services
 from .web_request import Request
 from .web_session import ServerSessionInterface
@@ -60,6 +60,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0, x_port=0)
     db.init_app(app)
+    if not settings.database_url.startswith("sqlite"):
+        with app.app_context():
+            ping_when_idle(db.engine)
     migrate.init_app(app, db, directory=MIGRATIONS)
     babel.init_app(app, locale_selector=select_locale)
     csrf.init_app(app)
@@ -121,4 +124,4 @@ def _engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
         # several workers share one file: wait for the writer instead of failing
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}
+    return {}  # connections are checked after they rest, not at every checkout: see db.ping_when_idle

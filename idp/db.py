@@ -1,11 +1,13 @@
 """The database handle. Schema changes go through Alembic (``migrations/``) only."""
 
+import time
 from datetime import datetime, timezone
 
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.types import DateTime, TypeDecorator
 
 # Stable constraint names, so migrations are the same on SQLite and PostgreSQL.
@@ -33,6 +35,39 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+#: a pooled connection that rested longer than this is checked (one round trip) before use
+PING_AFTER_IDLE = 1.0
+
+
+def ping_when_idle(engine, idle_seconds: float = PING_AFTER_IDLE) -> None:
+    """Check a pooled connection before use only when it has rested, not at every checkout.
+
+    ``pool_pre_ping`` costs a round trip for every transaction, and a sign-in has a dozen
+    of them. A connection that was used a moment ago was alive a moment ago; one that rested
+    (after a quiet spell, or an outage) is pinged, and a dead one is replaced before the
+    request sees it (SQLAlchemy's checkout event, raising DisconnectionError). A server that
+    dies in the middle of a busy second fails that request cleanly (503) and SQLAlchemy
+    discards the pool's connections, so the next request reconnects."""
+    dbapi_error = engine.dialect.loaded_dbapi.Error
+
+    @event.listens_for(engine, "connect")
+    def _fresh(dbapi_connection, record):
+        record.info["rested_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _rested(dbapi_connection, record):
+        record.info["rested_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection, record, proxy):
+        if time.monotonic() - record.info.get("rested_since", 0.0) < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except dbapi_error as exc:
+            raise DisconnectionError("the database connection is gone") from exc
 
 
 def insert_ignoring_duplicates(table):
