@@ -51,6 +51,13 @@ class Origin:
     user_agent: str | None = None
 
 
+def request_origin() -> Origin:
+    """The origin of the request being served (the client's address as the proxies report it)."""
+    from flask import request
+
+    return Origin(ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+
+
 def subject_digest(national_id: str) -> str:
     return keyed_hash(SUBJECT_DIGEST, national_id)
 

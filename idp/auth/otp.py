@@ -103,10 +103,12 @@ class OtpService:
         self._save(challenge)
         return challenge, delivered
 
-    def verify(self, challenge_id: str | None, code: str) -> Verification:
+    def verify(self, challenge: Challenge | str | None, code: str) -> Verification:
+        """Check a code against a challenge (as just read, or by its id)."""
         if not CODE_FORMAT.match(code or ""):
             return Verification(Outcome.WRONG)  # not a code at all: not counted as a try
-        challenge = self.get(challenge_id)
+        if not isinstance(challenge, Challenge):
+            challenge = self.get(challenge)
         if challenge is None:
             return Verification(Outcome.UNKNOWN)
         if challenge.expires_at <= time.time():
@@ -118,8 +120,7 @@ class OtpService:
         if matches(PURPOSE, f"{challenge.id}:{code}", challenge.code_hash):
             # single use: only the request that deletes the challenge wins
             if self.store.delete("otp:" + challenge.id):
-                self.store.delete(f"otp:{challenge.id}:attempts")
-                return Verification(Outcome.OK, challenge)
+                return Verification(Outcome.OK, challenge)  # its try counter expires with it
             return Verification(Outcome.UNKNOWN)
         left = self.max_attempts - attempts
         if left <= 0:

@@ -17,8 +17,9 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import grants as oidc_grants
 from sqlalchemy import select, update
 
+from ..audit import Event, record, request_origin
 from ..db import db, utcnow
-from ..models import AuthorizationCode, LoginSession, Token
+from ..models import Account, AuthorizationCode, LoginSession, Token
 from ..security import keyed_hash
 from .claims import IDENTITY_SCOPES, EndUser, claims_for_scope, scope_of, subject_for
 from .requests import parse_claims_request
@@ -73,6 +74,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             amr=list(user.amr),
             expires_at=utcnow() + timedelta(seconds=self.server.settings.authorization_code_ttl),
         ))
+        # the event, and whatever the request decided on the way (a consent), with the code: one commit
+        record(Event.CODE_ISSUED, origin=request_origin(), account_id=user.account.id,
+               client_id=request.client.client_id, commit=False)
         db.session.commit()
 
     def query_authorization_code(self, code, client):
@@ -98,9 +102,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Used codes are kept (``used_at`` is set) so a replay is recognised."""
 
     def authenticate_user(self, authorization_code):
-        if not session_alive(authorization_code.sid):
+        account = account_while_signed_in(authorization_code.account_id, authorization_code.sid)
+        if account is None:
             return None  # the citizen signed out after the code was issued: invalid_grant
-        account = authorization_code.account
         return EndUser(account, authorization_code.sid, authorization_code.auth_time,
                        authorization_code.acr or "", tuple(authorization_code.amr or ()),
                        subject=subject_for(account, self.request.client))
@@ -247,6 +251,15 @@ def session_alive(sid: str | None) -> bool:
         return True
     login = db.session.get(LoginSession, sid)
     return login is not None and login.ended_at is None and login.expires_at > utcnow()
+
+
+def account_while_signed_in(account_id: int, sid: str | None) -> Account | None:
+    """The grant's account while the sign-in it came from is still on (one query), else None."""
+    query = select(Account).where(Account.id == account_id)
+    if sid:
+        query = query.join(LoginSession, LoginSession.account_id == Account.id).where(
+            LoginSession.sid == sid, LoginSession.ended_at.is_(None), LoginSession.expires_at > utcnow())
+    return db.session.execute(query).scalar_one_or_none()
 
 
 def revoke_family(family_id: str | None) -> int:

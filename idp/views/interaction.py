@@ -116,7 +116,7 @@ def verify(interaction, client):
         return restart(interaction, _("The code has expired. Please start again."))
     form = OtpForm()
     if form.validate_on_submit():
-        result = svc.otp.verify(challenge.id, form.otp.data)
+        result = svc.otp.verify(challenge, form.otp.data)
         if result.outcome is Outcome.OK:
             return signed_in(interaction, client, challenge)
         record(Event.OTP_FAILED, result.outcome.value, origin=origin(), national_id=challenge.national_id,
@@ -300,11 +300,13 @@ def consent(interaction, client):
             return deny_flow(interaction)
         record(Event.CONSENT_GRANTED, origin=origin(), account_id=user.account.id, client_id=client.client_id,
                scope=grant_scope, commit=False)
-        remember_consent(user.account.id, client.client_id, grant_scope)  # commits the event with the consent
+        remember_consent(user.account.id, client.client_id, grant_scope)
         interaction.consented_at = time.time()
         svc = services()
         svc.interactions.save(interaction)
-        return authorize_flow(interaction.params, interaction)
+        response = authorize_flow(interaction.params, interaction)  # commits them with the code it issues
+        db.session.commit()  # or now, when the flow ended otherwise (a step-up, an error to the service)
+        return response
     scopes = grant_scope.split()
     return render_template("login/consent.html", form=form, client=client, claims=claims_listed(scopes),
                            api_scopes=[s for s in scopes if s not in _IDENTITY], interaction=interaction)
@@ -328,7 +330,7 @@ def remember_consent(account_id: int, client_id: str, scope: str) -> None:
         db.session.add(Consent(account_id=account_id, client_id=client_id, scope=scope))
     else:
         consent.scope = " ".join(sorted(set(consent.scope.split()) | set(scope.split())))
-    db.session.commit()
+    # the caller commits it with what it leads to
 
 
 _IDENTITY = {"openid", "profile", "email", "phone", "national_id", "offline_access"}

@@ -146,7 +146,8 @@ def authorize_flow(params: dict, interaction: Interaction | None):
                                                description="The requested level of assurance cannot be met.",
                                                redirect_uri=grant.redirect_uri, state=flat.get("state")), params)
     # 2. decide whether the citizen must interact
-    ctx = Context(flat, user, interaction, has_consent(user, client, grant.request.scope),
+    consented_here = interaction is not None and interaction.consented_at is not None  # written this request
+    ctx = Context(flat, user, interaction, consented_here or has_consent(user, client, grant.request.scope),
                   required_acr=acr if essential else None, hint_subject=hint_subject(flat, client),
                   user_subject=subject_for(user.account, client) if user else None)
     decision = decide(ctx)
@@ -158,9 +159,7 @@ def authorize_flow(params: dict, interaction: Interaction | None):
     # 3. respond: issue the code
     if interaction is not None:
         services().interactions.finish(interaction)
-    response = server.create_authorization_response(params, grant_user=user, grant=grant)
-    if response.status_code == 302:
-        record(Event.CODE_ISSUED, origin=origin(), account_id=user.account.id, client_id=client.client_id)
+    response = server.create_authorization_response(params, grant_user=user, grant=grant)  # the code's event with it
     return in_response_mode(response, flat)
 
 
