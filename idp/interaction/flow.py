@@ -71,8 +71,12 @@ class Interactions:
         self.store = store
         self.ttl = ttl
 
+    def new(self, params, client_id, reasons, **extra) -> Interaction:
+        """An interaction not yet saved (the caller saves it once it is set up)."""
+        return Interaction(random_token(24), params, client_id, reasons=list(reasons), **extra)
+
     def start(self, params, client_id, reasons, **extra) -> Interaction:
-        interaction = Interaction(random_token(24), params, client_id, reasons=list(reasons), **extra)
+        interaction = self.new(params, client_id, reasons, **extra)
         self.save(interaction)
         return interaction
 

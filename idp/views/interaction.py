@@ -206,8 +206,7 @@ def signed_in(interaction, client, challenge):
     for key in PER_CITIZEN_KEYS:  # nothing of a previous citizen survives a sign-in
         session.pop(key, None)
     session["sid"] = login.sid
-    interaction.logged_in_at = time.time()
-    svc.interactions.save(interaction)
+    interaction.logged_in_at = time.time()  # saved by what comes next: consent, a factor, or the finish
     return resume(interaction)
 
 
@@ -223,7 +222,7 @@ def resume(interaction):
             and totp.active_authenticator(login.account) is not None):
         if interaction.state != FACTOR:
             interaction.move(FACTOR)
-            svc.interactions.save(interaction)
+        svc.interactions.save(interaction)
         return redirect(url_for("interaction.factor", iid=interaction.id))
     svc.interactions.finish(interaction)
     if interaction.intent:
@@ -301,9 +300,7 @@ def consent(interaction, client):
         record(Event.CONSENT_GRANTED, origin=origin(), account_id=user.account.id, client_id=client.client_id,
                scope=grant_scope, commit=False)
         remember_consent(user.account.id, client.client_id, grant_scope)
-        interaction.consented_at = time.time()
-        svc = services()
-        svc.interactions.save(interaction)
+        interaction.consented_at = time.time()  # kept by the flow if it goes on (finished when a code is issued)
         response = authorize_flow(interaction.params, interaction)  # commits them with the code it issues
         db.session.commit()  # or now, when the flow ended otherwise (a step-up, an error to the service)
         return response

@@ -200,7 +200,7 @@ def deny_flow(interaction: Interaction):
 def start_interaction(params, client, decision, interaction):
     interactions = services().interactions
     if interaction is None:
-        interaction = interactions.start(params, client.client_id, decision.reasons)
+        interaction = interactions.new(params, client.client_id, decision.reasons)  # saved below, once
         started = session.setdefault("interactions", [])
         session["interactions"] = (started + [interaction.id])[-10:]
         record(Event.LOGIN_STARTED, origin=origin(), client_id=client.client_id, reasons=list(decision.reasons))
