@@ -21,12 +21,14 @@ class SessionService:
         self.on_end: list[Callable[[LoginSession], None]] = []
 
     def start(self, account: Account, acr: str, amr, ip=None, user_agent=None) -> LoginSession:
+        """A new session, added to the request's transaction: the caller commits it with the
+        sign-in's other writes (the account, the event, and a code when one is issued at once)."""
         now = utcnow()
         login = LoginSession(sid=random_token(24), account=account, auth_time=now, acr=acr, amr=list(amr),
                              created_at=now, last_seen_at=now, expires_at=now + self.absolute,
                              ip=ip, user_agent=(user_agent or "")[:300] or None)
         db.session.add(login)
-        db.session.commit()
+        db.session.flush()
         return login
 
     def step_up(self, login: LoginSession, acr: str, amr) -> None:

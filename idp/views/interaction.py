@@ -198,7 +198,8 @@ def signed_in(interaction, client, challenge):
         svc.sessions.end(previous)
     account = account_for(challenge.national_id)  # committed with the session below
     acr = LOA2 if interaction.identified_live else LOA1  # a cached registry answer is only loa1
-    # the event and the session it reports are written together, in one commit
+    # the account, the session and the event that reports them are written together, in one commit
+    # (with the code too, when the service gets one at once)
     record(Event.LOGIN_SUCCEEDED, origin=origin(), account_id=account.id, client_id=client_id(client),
            acr=acr, amr=list(AMR_SMS), commit=False)
     login = svc.sessions.start(account, acr, AMR_SMS, *origin_pair())
@@ -207,7 +208,9 @@ def signed_in(interaction, client, challenge):
         session.pop(key, None)
     session["sid"] = login.sid
     interaction.logged_in_at = time.time()  # saved by what comes next: consent, a factor, or the finish
-    return resume(interaction)
+    response = resume(interaction)
+    db.session.commit()  # the sign-in, unless the code it led to was already committed with it
+    return response
 
 
 def resume(interaction):
