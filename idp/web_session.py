@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
+from .adapters.store import StoreUnavailable
 from .security import keyed_hash, random_token
 
 PURPOSE = "web-session"
@@ -62,6 +63,15 @@ class ServerSessionInterface(SessionInterface):
     def save_session(self, app, session, response):
         if getattr(session, "unavailable", False):
             return  # never overwrite a session we could not read
+        try:
+            self._save(app, session, response)
+        except StoreUnavailable:
+            if response.status_code < 500:
+                raise
+            # the request has already failed cleanly (a 503 for this very outage): keep that answer
+            app.logger.error("session not saved: the store is unavailable")
+
+    def _save(self, app, session, response):
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
         if session.rotated_from:

@@ -199,11 +199,9 @@ def deny_flow(interaction: Interaction):
 
 def start_interaction(params, client, decision, interaction):
     interactions = services().interactions
-    if interaction is None:
+    new = interaction is None
+    if new:
         interaction = interactions.new(params, client.client_id, decision.reasons)  # saved below, once
-        started = session.setdefault("interactions", [])
-        session["interactions"] = (started + [interaction.id])[-10:]
-        record(Event.LOGIN_STARTED, origin=origin(), client_id=client.client_id, reasons=list(decision.reasons))
     else:
         interaction.reasons = list(decision.reasons)
     target = "consent" if decision.prompt.name == "consent" else "identify"
@@ -218,7 +216,11 @@ def start_interaction(params, client, decision, interaction):
             return unmet_requirements(interaction.params)
     if interaction.state != target:
         interaction.move(target)
-    interactions.save(interaction)
+    interactions.save(interaction)  # first: in a store outage nothing else changes (a clean 503)
+    if new:  # the browser that started it is the one that may continue it
+        started = session.setdefault("interactions", [])
+        session["interactions"] = (started + [interaction.id])[-10:]
+        record(Event.LOGIN_STARTED, origin=origin(), client_id=client.client_id, reasons=list(decision.reasons))
     return redirect(url_for(f"interaction.{target}", iid=interaction.id))
 
 

@@ -476,3 +476,20 @@ def test_a_sign_in_leaves_its_security_events_and_no_national_id(app, rp, browse
     assert len(digests) == 1 and None not in digests  # the typed national ID, only as a keyed digest
     assert citizen["national_id"] not in repr(trail) and citizen["mobile"] not in repr(trail)
     assert trail[3][5]["acr"] and trail[4][5]["scope"]
+
+
+def test_a_store_outage_as_a_sign_in_starts_is_a_clean_503_that_changes_nothing(app, rp, browser, monkeypatch):
+    from idp.adapters.store import StoreUnavailable
+
+    store = app.extensions["panjereh"].store
+
+    def down(*_args, **_kwargs):
+        raise StoreUnavailable("connection refused")
+
+    for name in ("put", "add", "delete", "put_many"):  # reads work, writes fail: the store is going away
+        monkeypatch.setattr(store, name, down)
+    response = browser.get(rp.authorize_url())
+    assert response.status_code == 503  # not a 500: the session the view had begun is not written
+    assert 'lang="fa"' in response.get_data(as_text=True)
+    assert COOKIE not in response.headers.get("Set-Cookie", "")
+    assert audit_trail(app) == []  # no "login started" for a sign-in that could not start
