@@ -16,6 +16,24 @@ from .security import keyed_hash, random_token
 
 PURPOSE = "web-session"
 
+#: paths served to services and caches, never to a citizen's page: their requests may carry
+#: the browser's cookie (static files always do), but nothing here reads or writes the session,
+#: so it is not fetched from the store for them
+SESSIONLESS_PATHS = frozenset({"/token", "/introspect", "/revoke", "/userinfo", "/par", "/jwks.json",
+                               "/.well-known/openid-configuration", "/healthz", "/readyz"})
+SESSIONLESS_PREFIXES = ("/static/",)
+
+
+class NoSession(CallbackDict, SessionMixin):
+    """The session of a request on a sessionless path: empty, and a write is a programming error."""
+
+    def __init__(self):
+        def refuse(self):
+            raise RuntimeError("this endpoint has no browser session")
+
+        super().__init__(None, refuse)
+        self.modified = False
+
 
 class ServerSession(CallbackDict, SessionMixin):
     def __init__(self, initial=None, sid=None, new=False):
@@ -47,6 +65,9 @@ class ServerSessionInterface(SessionInterface):
         return "websession:" + keyed_hash(PURPOSE, sid)
 
     def open_session(self, app, request):
+        path = request.path
+        if path in SESSIONLESS_PATHS or path.startswith(SESSIONLESS_PREFIXES):
+            return NoSession()
         sid = request.cookies.get(self.cookie_name)
         if sid and len(sid) < 100:
             try:
@@ -61,6 +82,8 @@ class ServerSessionInterface(SessionInterface):
         return ServerSession(sid=None, new=True)
 
     def save_session(self, app, session, response):
+        if isinstance(session, NoSession):
+            return
         if getattr(session, "unavailable", False):
             return  # never overwrite a session we could not read
         try:

@@ -493,3 +493,33 @@ def test_a_store_outage_as_a_sign_in_starts_is_a_clean_503_that_changes_nothing(
     assert 'lang="fa"' in response.get_data(as_text=True)
     assert COOKIE not in response.headers.get("Set-Cookie", "")
     assert audit_trail(app) == []  # no "login started" for a sign-in that could not start
+
+
+def test_requests_for_services_and_static_files_do_not_fetch_the_browser_session(app, rp, browser, citizen,
+                                                                               monkeypatch):
+    from tests.support import sign_in_tokens
+
+    tokens = sign_in_tokens(browser, rp, citizen)  # the browser now carries a session cookie
+    store = app.extensions["panjereh"].store
+    reads = []
+    real_get = store.get
+    monkeypatch.setattr(store, "get", lambda key: (reads.append(key), real_get(key))[1])
+    bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+    for path, headers in (("/userinfo", bearer), ("/jwks.json", {}), ("/healthz", {}),
+                          ("/.well-known/openid-configuration", {}), ("/static/css/panjereh.css", {})):
+        response = browser.get(path, headers=headers)
+        response.close()  # a static file is streamed
+        assert response.status_code == 200, path
+    assert not [key for key in reads if key.startswith("websession:")]
+    assert browser.get("/").status_code == 200  # a page does read it
+    assert [key for key in reads if key.startswith("websession:")]
+
+
+def test_a_sessionless_endpoint_cannot_write_a_session(app):
+    from flask import request
+
+    with app.test_request_context("/token", method="POST"):
+        opened = app.session_interface.open_session(app, request)
+        assert not opened
+        with pytest.raises(RuntimeError):  # a view there that wrote one would fail loudly, not lose it
+            opened["lang"] = "en"
