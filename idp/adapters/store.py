@@ -8,6 +8,7 @@ live here. ``sql`` (the embedded default) keeps them in the database;
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -19,6 +20,9 @@ from sqlalchemy.exc import IntegrityError
 
 from ..db import db, utcnow
 from ..models import KVEntry
+
+
+log = logging.getLogger(__name__)
 
 
 class StoreUnavailable(RuntimeError):
@@ -143,6 +147,7 @@ class NearCache:
         self._generation = 0  # changes with every invalidation applied: a read that spans one is not kept
         self._heard = 0.0  # when Redis last spoke on the tracking connection
         self._ping_sent = None
+        self.unsupported = False  # the server refused CLIENT TRACKING: every read goes to Redis
 
     def get(self, key: str, fetch):
         with self._lock:
@@ -175,10 +180,15 @@ class NearCache:
             self._conn, self._pid = None, os.getpid()
             self._entries.clear()
         if self._conn is None:
-            if time.monotonic() < self._retry_at:
+            if self.unsupported or time.monotonic() < self._retry_at:
                 return False
             try:
                 self._connect()
+            except redis.ResponseError as exc:  # a server (or proxy) without client tracking: Redis < 6
+                self.unsupported = True
+                log.warning("Redis refused client tracking (%s): token records are read from Redis "
+                            "on every request", exc)
+                return False
             except (redis.RedisError, OSError):
                 self._retry_at = time.monotonic() + 1.0
                 return False

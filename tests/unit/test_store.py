@@ -273,3 +273,23 @@ def test_near_cache_is_not_used_while_redis_is_silent(near_pair, monkeypatch):
     monkeypatch.setattr(module.time, "monotonic", lambda: real() + 1.5)  # 1.5 s with no word from Redis
     assert here.get("tok:s") == {"v": 1}
     assert len(reads) == 2  # not answered from memory: the copy might have missed a change
+
+
+def test_near_cache_steps_aside_on_a_server_without_client_tracking(near_pair, monkeypatch):
+    here, elsewhere, reads = near_pair
+    near = here._near
+    real = near._pool.connection_class
+
+    class NoTracking(real):  # as a proxy or a Redis older than 6 answers CLIENT TRACKING
+        def send_command(self, *args, **kwargs):
+            if args[:2] == ("CLIENT", "TRACKING"):
+                args = ("CLIENT", "NO-SUCH-SUBCOMMAND")
+            return super().send_command(*args, **kwargs)
+
+    monkeypatch.setattr(near._pool, "connection_class", NoTracking)
+    elsewhere.put("tok:x", {"v": 1}, 60)
+    for _ in range(3):
+        assert here.get("tok:x") == {"v": 1}
+    assert near.unsupported and len(reads) == 3  # every read from Redis, and correct
+    elsewhere.put("tok:x", {"v": 2}, 60)
+    assert here.get("tok:x") == {"v": 2}
