@@ -120,8 +120,10 @@ class NearCache:
     6.0 and later) tells one connection of ours, as a Pub/Sub message, every key under those
     prefixes that anyone, on any host, changes. Before answering from the copy we apply every
     such message that has reached us (one non-blocking read of that connection, about a
-    microsecond), so a change made elsewhere is seen as soon as Redis has reported it: the
-    same moment a read from Redis would have seen it. When that connection is lost, the copy
+    microsecond). Redis sends those messages in the same pass as its answer to the writer, and
+    a writer of these keys makes one more round trip before it returns (RedisStore._written):
+    so once a revocation has returned on one host, every worker on every host holds the message
+    and its next read applies it. When that connection is lost, the copy
     is dropped and every read goes to Redis until it is back. A connection that falls silent
     (a network that drops packets rather than connections) is found by a PING every half
     second: the copy is used only while Redis has been heard from within the last second.
@@ -279,10 +281,19 @@ class RedisStore:
 
         return self._near.get(full, fetch) if self._is_near(full) else fetch()
 
-    def _written(self, full_key: str) -> str:
-        if self._is_near(full_key):
-            self._near.forget(full_key)
-        return full_key
+    def _written(self, *full_keys: str, barrier: bool = True) -> None:
+        """After a write to near-cached keys: drop our own copies now, and (``barrier``) make one
+        more round trip. Redis writes the invalidation messages of a command in the same pass
+        as its reply, possibly just after it; once a later command's reply is back, that pass
+        is over and every other worker holds the message. So when a revocation returns, no
+        worker on any host can answer from a copy that predates it."""
+        near = [key for key in full_keys if self._is_near(key)]
+        if not near:
+            return
+        for key in near:
+            self._near.forget(key)
+        if barrier:
+            self._call(self._redis.ping)
 
     def put(self, key, value, ttl):
         full = self._prefix + key
@@ -297,13 +308,13 @@ class RedisStore:
             pipe.execute()
         if items:
             self._call(run)
-            for key, _value, _ttl in items:
-                self._written(self._prefix + key)
+            self._written(*(self._prefix + key for key, _value, _ttl in items))
 
     def add(self, key, value, ttl):
         full = self._prefix + key
         added = bool(self._call(lambda: self._redis.set(full, json.dumps(value), ex=ttl, nx=True)))
-        self._written(full)
+        # no barrier: an added key is new (a token's record written as it is issued, before anyone holds it)
+        self._written(full, barrier=False)
         return added
 
     def delete(self, key):

@@ -9,7 +9,7 @@ from typing import Callable
 
 import pytest
 
-from idp.adapters.store import RedisStore, SqlStore
+from idp.adapters.store import NearCache, RedisStore, SqlStore
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -198,7 +198,8 @@ def test_unreachable_redis_fails_closed():
 
 @pytest.fixture
 def near_pair(redis_store):
-    """Two hosts on one Redis: ``here`` keeps a near copy of ``tok:`` keys, ``elsewhere`` writes."""
+    """Two hosts on one Redis, both keeping near copies of ``tok:`` keys: ``here`` reads, ``elsewhere`` writes."""
+    redis_store._near = NearCache(redis_store._redis.connection_pool, (redis_store._prefix + "tok:",))
     here = RedisStore(REDIS_URL, prefix=redis_store._prefix, near=("tok:",))
     reads = []
     real_get = here._redis.get
@@ -236,6 +237,7 @@ def test_near_cache_sees_every_change_made_elsewhere_at_once(near_pair):
             assert here.get(key) is None
         elif i % 3 == 1:
             elsewhere._redis.flushdb()  # a flush drops every copy
+            elsewhere._redis.ping()  # (the barrier a store write makes by itself)
             assert here.get(key) is None
 
 
