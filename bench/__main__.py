@@ -649,7 +649,7 @@ def render(results: dict, args) -> str:
         out.append("SQL statements per request, steady state (one request each through Flask's test client on the "
                    "benchmark's database; counted with an SQLAlchemy cursor event" + (
                        "; `pool_pre_ping` is on, so each connection checkout also costs a `SELECT 1` round trip "
-                       "not counted here" if ping else "") + "):")
+                       "not counted here" if ping else "; a pooled connection is pinged only after it rested a second") + "):")
         out.append("")
         out.append(report.table(["request", "status", "statements", "pool checkouts", "statements by kind"], rows_s))
         out.append("")

@@ -33,7 +33,7 @@ def main():
 
     @event.listens_for(engine.pool, "checkout")
     def _checkout(dbapi_connection, record, proxy):
-        checkouts.append(1)  # with pool_pre_ping, each checkout also sends a ping first
+        checkouts.append(1)  # a connection that rested over a second is pinged first (idp.db.ping_when_idle)
 
     def basic(cid, secret):
         return "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()
