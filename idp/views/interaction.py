@@ -208,6 +208,7 @@ def signed_in(interaction, client, challenge):
         session.pop(key, None)
     session["sid"] = login.sid
     interaction.logged_in_at = time.time()  # saved by what comes next: consent, a factor, or the finish
+    interaction.consented_at = None  # a consent given here before this sign-in was someone else's
     response = resume(interaction)
     db.session.commit()  # the sign-in, unless the code it led to was already committed with it
     return response

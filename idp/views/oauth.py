@@ -146,8 +146,7 @@ def authorize_flow(params: dict, interaction: Interaction | None):
                                                description="The requested level of assurance cannot be met.",
                                                redirect_uri=grant.redirect_uri, state=flat.get("state")), params)
     # 2. decide whether the citizen must interact
-    consented_here = interaction is not None and interaction.consented_at is not None  # written this request
-    ctx = Context(flat, user, interaction, consented_here or has_consent(user, client, grant.request.scope),
+    ctx = Context(flat, user, interaction, has_consent(user, client, grant.request.scope),
                   required_acr=acr if essential else None, hint_subject=hint_subject(flat, client),
                   user_subject=subject_for(user.account, client) if user else None)
     decision = decide(ctx)

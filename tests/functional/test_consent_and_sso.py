@@ -195,3 +195,29 @@ def test_consent_step_after_the_redirect_uri_was_deregistered_is_a_400_page(app,
     allowed = browser.submit(page, "decision", button=("decision", "allow"))
     assert allowed.status_code == 400
     assert "Location" not in allowed.headers
+
+
+def test_a_consent_given_before_a_sign_in_in_the_same_interaction_is_not_the_new_citizens(app, rp, browser,
+                                                                                         citizens, monkeypatch):
+    """A allows on a consent page after the request's max_age ran out, so the provider asks for a
+    sign-in; B signs in on that page: B is asked for consent, never handed A's."""
+    import time as time_module
+
+    import idp.interaction.policy as policy
+    from idp.db import db
+    from idp.models import Account, Consent
+
+    a, b = citizens[0], citizens[1]
+    authorize(browser, rp, a)  # A is signed in and has consented to the default scope
+    rp.scope = "openid profile national_id phone"  # a scope A has not consented to: a consent page
+    response = browser.follow(browser.get(rp.authorize_url(max_age="60")))
+    assert is_consent_page(response)
+    real = time_module.time
+    monkeypatch.setattr(policy.time, "time", lambda: real() + 120)  # A reads the page past max_age
+    after = browser.consent(response)
+    assert is_identify_page(after)
+    final = browser.login(after, b["national_id"], b["mobile"])
+    assert is_consent_page(final)  # B decides for B
+    with app.app_context():
+        account_b = db.session.execute(db.select(Account).filter_by(national_id=b["national_id"])).scalar_one()
+        assert db.session.execute(db.select(Consent).filter_by(account_id=account_b.id)).first() is None
