@@ -201,6 +201,7 @@ def near_pair(redis_store):
     """Two hosts on one Redis, both keeping near copies of ``tok:`` keys: ``here`` reads, ``elsewhere`` writes."""
     redis_store._near = NearCache(redis_store._redis.connection_pool, (redis_store._prefix + "tok:",))
     here = RedisStore(REDIS_URL, prefix=redis_store._prefix, near=("tok:",))
+    here._near.FRESH_FOR = 30.0  # these tests are about coherence; a slow machine must not make them about time
     reads = []
     real_get = here._redis.get
     here._redis.get = lambda key: (reads.append(key), real_get(key))[1]
@@ -267,6 +268,7 @@ def test_near_cache_is_not_used_while_redis_is_silent(near_pair, monkeypatch):
     import idp.adapters.store as module
 
     here, elsewhere, reads = near_pair
+    here._near.FRESH_FOR = 1.0
     elsewhere.put("tok:s", {"v": 1}, 60)
     here.get("tok:s")
     here.get("tok:s")
@@ -295,3 +297,46 @@ def test_near_cache_steps_aside_on_a_server_without_client_tracking(near_pair, m
     assert near.unsupported and len(reads) == 3  # every read from Redis, and correct
     elsewhere.put("tok:x", {"v": 2}, 60)
     assert here.get("tok:x") == {"v": 2}
+
+
+def test_near_cache_is_used_only_while_a_pong_proves_it_complete(near_pair, monkeypatch):
+    """A message can be late (a lost packet, resent): the copy counts only up to the last PING
+    whose PONG came back, and not at all once that proof is older than FRESH_FOR."""
+    import idp.adapters.store as module
+
+    here, elsewhere, reads = near_pair
+    near = here._near
+    near.FRESH_FOR = 0.25
+    elsewhere.put("tok:p", {"v": 1}, 60)
+    here.get("tok:p")
+    real = time.monotonic
+    late = {"by": 0.0}
+    monkeypatch.setattr(module.time, "monotonic", lambda: real() + late["by"])
+    monkeypatch.setattr(near._conn, "can_read", lambda timeout=0: False)  # nothing arrives: all is late
+    late["by"] = 0.3
+    assert here.get("tok:p") == {"v": 1}
+    assert len(reads) == 2  # not from memory: nothing has proven the copy recent
+    monkeypatch.undo()
+    for _ in range(50):  # the PING sent meanwhile is answered: the copy is proven again
+        if near._ping_sent is None:
+            break
+        here.get("tok:p")
+        time.sleep(0.01)
+    before = len(reads)
+    here.get("tok:p")
+    assert len(reads) == before
+
+
+def test_near_cache_works_whatever_the_url_says_about_decoding(redis_store):
+    here = RedisStore(REDIS_URL + "?decode_responses=True", prefix=redis_store._prefix, near=("tok:",))
+    elsewhere = RedisStore(REDIS_URL, prefix=redis_store._prefix, near=("tok:",))
+    try:
+        for i in range(50):
+            assert here.get("tok:d") == (None if i == 0 else {"n": i - 1})
+            elsewhere.put("tok:d", {"n": i}, 60)
+            assert here.get("tok:d") == {"n": i}
+    finally:
+        for store in (here, elsewhere):
+            if store._near._conn is not None:
+                store._near._conn.disconnect()
+            store._redis.close()
