@@ -103,8 +103,10 @@ class OtpService:
         self._save(challenge)
         return challenge, delivered
 
-    def verify(self, challenge: Challenge | str | None, code: str) -> Verification:
-        """Check a code against a challenge (as just read, or by its id)."""
+    def verify(self, challenge: Challenge | str | None, code: str, consume: bool = True) -> Verification:
+        """Check a code against a challenge (as just read, or by its id). A right code uses the
+        challenge up, unless ``consume`` is False: then the caller consumes it (``consume()``) once
+        it has done what the code was for, so a failure on the way leaves the code usable."""
         if not CODE_FORMAT.match(code or ""):
             return Verification(Outcome.WRONG)  # not a code at all: not counted as a try
         if not isinstance(challenge, Challenge):
@@ -118,8 +120,7 @@ class OtpService:
             self.kill(challenge)
             return Verification(Outcome.EXHAUSTED, challenge)
         if matches(PURPOSE, f"{challenge.id}:{code}", challenge.code_hash):
-            # single use: only the request that deletes the challenge wins
-            if self.store.delete("otp:" + challenge.id):
+            if not consume or self.consume(challenge):
                 return Verification(Outcome.OK, challenge)  # its try counter expires with it
             return Verification(Outcome.UNKNOWN)
         left = self.max_attempts - attempts
@@ -127,6 +128,11 @@ class OtpService:
             self.kill(challenge)
             return Verification(Outcome.EXHAUSTED, challenge)
         return Verification(Outcome.WRONG, challenge, left)
+
+    def consume(self, challenge: Challenge) -> bool:
+        """Single use: of the requests that present the right code, only the one that deletes the
+        challenge wins."""
+        return self.store.delete("otp:" + challenge.id)
 
     def kill(self, challenge: Challenge) -> None:
         self.store.delete("otp:" + challenge.id)

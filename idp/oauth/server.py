@@ -178,7 +178,10 @@ class AuthorizationServer(_FlaskServer):
         """Every JSON answer of the protocol endpoints: compact UTF-8 (RFC 8259 section 8.1), so a
         citizen's Persian name is two bytes a letter rather than a six-byte escape."""
         if isinstance(payload, dict):
-            payload = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+            try:
+                payload = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+            except UnicodeEncodeError:  # a lone surrogate (from JSON someone sent us): escaped instead
+                payload = json.dumps(payload, separators=(",", ":"))
         return Response(payload, status=status_code, headers=headers)
 
     def authenticate_endpoint_client(self, endpoint: str):

@@ -116,7 +116,7 @@ def verify(interaction, client):
         return restart(interaction, _("The code has expired. Please start again."))
     form = OtpForm()
     if form.validate_on_submit():
-        result = svc.otp.verify(challenge, form.otp.data)
+        result = svc.otp.verify(challenge, form.otp.data, consume=False)  # consumed by signed_in
         if result.outcome is Outcome.OK:
             return signed_in(interaction, client, challenge)
         record(Event.OTP_FAILED, result.outcome.value, origin=origin(), national_id=challenge.national_id,
@@ -203,6 +203,11 @@ def signed_in(interaction, client, challenge):
     record(Event.LOGIN_SUCCEEDED, origin=origin(), account_id=account.id, client_id=client_id(client),
            acr=acr, amr=list(AMR_SMS), commit=False)
     login = svc.sessions.start(account, acr, AMR_SMS, *origin_pair())
+    # the code is used up only now, with the sign-in written (not yet committed): a database that
+    # fails on the way leaves the citizen's code usable; of two requests with it, one wins
+    if not svc.otp.consume(challenge):
+        db.session.rollback()
+        return restart(interaction, _("The code has expired. Please start again."))
     rotate(session)  # a new browser-session id at sign-in (no fixation)
     for key in PER_CITIZEN_KEYS:  # nothing of a previous citizen survives a sign-in
         session.pop(key, None)

@@ -523,3 +523,27 @@ def test_a_sessionless_endpoint_cannot_write_a_session(app):
         assert not opened
         with pytest.raises(RuntimeError):  # a view there that wrote one would fail loudly, not lose it
             opened["lang"] = "en"
+
+
+def test_a_database_failure_as_the_code_is_checked_leaves_the_code_usable(app, rp, browser, citizen, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import idp.views.interaction as views
+
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
+    code = last_code(browser.outbox)
+    real = views.account_for
+    calls = []
+
+    def failing_once(national_id):
+        calls.append(national_id)
+        if len(calls) == 1:  # the database goes away mid-sign-in (a failover)
+            raise OperationalError("INSERT INTO accounts", {}, Exception("server closed the connection"))
+        return real(national_id)
+
+    monkeypatch.setattr(views, "account_for", failing_once)
+    failed = enter_code(browser, page, code)
+    assert failed.status_code == 503
+    again = browser.follow(enter_code(browser, page, code))  # the same code, once the database is back
+    assert 'name="decision"' in again.get_data(as_text=True)  # signed in: on to consent
+    assert len(calls) == 2

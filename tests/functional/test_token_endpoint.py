@@ -355,3 +355,15 @@ def test_insufficient_scope_at_userinfo_has_www_authenticate(rp, browser, citize
     assert response.status_code == 403
     challenge = response.headers.get("WWW-Authenticate", "")
     assert challenge.startswith("Bearer") and 'error="insufficient_scope"' in challenge
+
+
+def test_protocol_answers_are_compact_utf8_json_and_never_fail_on_a_lone_surrogate(app):
+    import json
+
+    server = app.extensions["panjereh"].server
+    with app.test_request_context("/token", method="POST"):
+        plain = server.handle_response(200, {"name": "زهرا"}, [("Content-Type", "application/json")])
+        odd = server.handle_response(400, {"error": "invalid_request", "state": "\ud800x"},
+                                     [("Content-Type", "application/json")])
+    assert plain.get_data() == '{"name":"زهرا"}'.encode()  # UTF-8, two bytes a letter
+    assert odd.status_code == 400 and json.loads(odd.get_data()) == {"error": "invalid_request", "state": "\ud800x"}
