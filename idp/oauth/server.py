@@ -7,8 +7,10 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from authlib.common.urls import add_params_to_uri
-from flask import Response
+from flask import Response, request as flask_request
+from werkzeug.datastructures import EnvironHeaders
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import OAuth2Payload
@@ -56,6 +58,25 @@ class ParamsRequest(OAuth2Request):
     @property
     def form(self):
         return {}
+
+
+class _Headers(EnvironHeaders):
+    __slots__ = ()
+
+    def __bool__(self):  # Authlib writes ``headers or {}``: no need to count every header to know
+        return True
+
+
+class EndpointRequest(FlaskOAuth2Request):
+    """Authlib's Flask request for our endpoints, without the work nothing reads: the URI is the
+    scheme, host and path as they came (the secure-transport check reads it; no query, no IRI
+    round trip), and the headers are not counted."""
+
+    def __init__(self, request):
+        OAuth2Request.__init__(self, request.method, f"{request.scheme}://{request.host}{request.path}",
+                               headers=_Headers(request.environ))
+        self._request = request
+        self.payload = FlaskOAuth2Payload(request)
 
 
 class AccessTokenGenerator(JWTBearerTokenGenerator):
@@ -126,7 +147,7 @@ class AuthorizationServer(_FlaskServer):
     def create_oauth2_request(self, request):
         if isinstance(request, dict):  # parameters stored on an interaction
             return ParamsRequest(self.settings.issuer + "/authorize", request)
-        return super().create_oauth2_request(request)
+        return EndpointRequest(flask_request._get_current_object())
 
     def find_client(self, client_id):
         """The active client with this id (a cached, read-only copy), else None."""
