@@ -10,6 +10,7 @@ and restore, to see what an outage does. These tests need the real servers on
 from __future__ import annotations
 
 import os
+import selectors
 import socket
 import subprocess
 import sys
@@ -37,67 +38,100 @@ def free_port() -> int:
 
 
 class Relay:
-    """A TCP relay to a real server that a test can cut (an outage) and restore."""
+    """A TCP relay to a real server that a test can cut (an outage) and restore.
+
+    One thread moves every connection's bytes, in the order they arrive, as a proxy in one
+    event loop would: what the server sent on one connection before it answered on another is
+    passed on first (a thread per connection would let a later answer overtake an earlier
+    message, which no network between two hosts and Redis does)."""
 
     def __init__(self, target_port: int):
         self.target = ("127.0.0.1", target_port)
-        self.port = free_port()
         self.up = threading.Event()
         self.up.set()
-        self._conns: list[socket.socket] = []
-        self._server = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        self._peers: dict[socket.socket, socket.socket] = {}
+        self._lock = threading.Lock()
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._server, selectors.EVENT_READ)
+        self._closed = False
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while not self._closed:
+            try:
+                events = self._selector.select(timeout=0.2)
+            except (OSError, ValueError):
+                return
+            with self._lock:
+                for key, _mask in events:
+                    sock = key.fileobj
+                    if sock is self._server:
+                        self._accept()
+                    elif sock in self._peers:
+                        self._forward(sock)
 
     def _accept(self):
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return
-            if not self.up.is_set():
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-                upstream.settimeout(None)  # idle pooled connections stay open, as without the relay
-            except OSError:
-                client.close()
-                continue
-            self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src, dst):
         try:
-            while data := src.recv(65536):
-                dst.sendall(data)
+            client, _ = self._server.accept()
+        except OSError:
+            return
+        if not self.up.is_set():
+            client.close()
+            return
+        try:
+            upstream = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            client.close()
+            return
+        for end, other in ((client, upstream), (upstream, client)):
+            end.settimeout(5)
+            end.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as Redis, PostgreSQL and any proxy do
+            self._peers[end] = other
+            self._selector.register(end, selectors.EVENT_READ)
+
+    def _forward(self, sock):
+        try:
+            data = sock.recv(65536)
+            if data:
+                self._peers[sock].sendall(data)
+                return
         except OSError:
             pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.close()
-                except OSError:
-                    pass
+        self._drop(sock)
+
+    def _drop(self, sock):
+        for end in (sock, self._peers.get(sock)):
+            if end is None:
+                continue
+            self._peers.pop(end, None)
+            try:
+                self._selector.unregister(end)
+            except (KeyError, ValueError):
+                pass
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            end.close()
 
     def cut(self):
         """Refuse new connections and drop the open ones."""
         self.up.clear()
-        for conn in self._conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-                conn.close()
-            except OSError:
-                pass
-        self._conns.clear()
+        with self._lock:
+            for sock in list(self._peers):
+                self._drop(sock)
 
     def restore(self):
         self.up.set()
 
     def close(self):
         self.cut()
-        self._server.close()
+        self._closed = True
+        with self._lock:
+            self._selector.unregister(self._server)
+            self._server.close()
 
 
 class Instance:
