@@ -5,7 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 import jdatetime
-from flask import Flask, request
+from flask import Flask
 from flask_babel import get_locale
 
 from ..audit import request_origin
