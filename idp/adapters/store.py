@@ -35,6 +35,7 @@ class KeyValueStore(Protocol):
     def put_many(self, items: list[tuple[str, dict, int]]) -> None: ...
     def add(self, key: str, value: dict, ttl: int) -> bool: ...
     def delete(self, key: str) -> bool: ...
+    def take(self, key: str) -> bool: ...
     def incr(self, key: str, ttl: int, amount: int = 1) -> int: ...
     def count(self, key: str) -> int: ...
     def expires_at(self, key: str) -> float | None: ...
@@ -78,9 +79,15 @@ class SqlStore:
 
     def delete(self, key):
         """True only when a live entry was removed (as Redis' DEL of a key that has not expired)."""
-        result = db.session.execute(delete(KVEntry).where(KVEntry.key == key, KVEntry.expires_at > utcnow()))
+        removed = self.take(key)
         self._sweep(key)
         db.session.commit()
+        return removed
+
+    def take(self, key):
+        """Remove a live entry inside the caller's transaction (the caller commits, or rolls back and
+        the entry is there again); True for the one caller that removed it (the row lock decides)."""
+        result = db.session.execute(delete(KVEntry).where(KVEntry.key == key, KVEntry.expires_at > utcnow()))
         return result.rowcount > 0
 
     def incr(self, key, ttl, amount=1):
@@ -327,6 +334,11 @@ class RedisStore:
         deleted = self._call(self._redis.delete, full) > 0
         self._written(full)
         return deleted
+
+    def take(self, key):
+        """Remove the entry; True for the one caller that removed it. (Redis has no transaction
+        shared with the database: this is a plain DEL, final at once.)"""
+        return self.delete(key)
 
     def incr(self, key, ttl, amount=1):
         def run():

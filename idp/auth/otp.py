@@ -130,9 +130,10 @@ class OtpService:
         return Verification(Outcome.WRONG, challenge, left)
 
     def consume(self, challenge: Challenge) -> bool:
-        """Single use: of the requests that present the right code, only the one that deletes the
-        challenge wins."""
-        return self.store.delete("otp:" + challenge.id)
+        """Single use: of the requests that present the right code, only the one that removes the
+        challenge wins. With the database as the store, the removal is part of the caller's
+        transaction (committed with the sign-in, or undone with it)."""
+        return self.store.take("otp:" + challenge.id)
 
     def kill(self, challenge: Challenge) -> None:
         self.store.delete("otp:" + challenge.id)

@@ -43,6 +43,7 @@ class Interaction:
     challenge_id: str | None = None
     logged_in_at: float | None = None  # a login completed inside this interaction
     consented_at: float | None = None  # the citizen allowed the request inside this interaction
+    consented_by: int | None = None  # ... and which citizen (account id) that was
     identified_live: bool = False  # registry and ownership answered live at this login (loa2)
     return_to: str | None = None   # account flows (no client): where to go once signed in
     required_acr: str | None = None  # account flows: the level the page needs

@@ -77,7 +77,8 @@ def check_acr(ctx: Context):
 # --- consent ---
 def check_prompt_consent(ctx: Context):
     """``prompt=consent``: ask again even if consent is remembered."""
-    asked_here = ctx.interaction is not None and ctx.interaction.consented_at is not None
+    asked_here = (ctx.interaction is not None and ctx.interaction.consented_at is not None
+                  and ctx.user is not None and ctx.interaction.consented_by == ctx.user.account.id)
     return "prompt_consent" if "consent" in ctx.prompts and not asked_here else None
 
 

@@ -8,6 +8,7 @@ from functools import wraps
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from sqlalchemy.exc import IntegrityError
 
 from ..audit import Event, record
 from ..auth.citizens import account_for, identify
@@ -196,7 +197,11 @@ def signed_in(interaction, client, challenge):
     previous = svc.sessions.current(session.get("sid"))
     if previous is not None:
         svc.sessions.end(previous)
-    account = account_for(challenge.national_id)  # committed with the session below
+    try:
+        account = account_for(challenge.national_id)  # committed with the session below
+    except IntegrityError:  # a first sign-in submitted twice at once: the other request creates the account
+        db.session.rollback()
+        return restart(interaction, _("The code has expired. Please start again."))
     acr = LOA2 if interaction.identified_live else LOA1  # a cached registry answer is only loa1
     # the account, the session and the event that reports them are written together, in one commit
     # (with the code too, when the service gets one at once)
@@ -213,7 +218,8 @@ def signed_in(interaction, client, challenge):
         session.pop(key, None)
     session["sid"] = login.sid
     interaction.logged_in_at = time.time()  # saved by what comes next: consent, a factor, or the finish
-    interaction.consented_at = None  # a consent given here before this sign-in was someone else's
+    interaction.consented_at = interaction.consented_by = None  # a consent given here before this sign-in
+    # was someone else's
     response = resume(interaction)
     db.session.commit()  # the sign-in, unless the code it led to was already committed with it
     return response
@@ -310,6 +316,7 @@ def consent(interaction, client):
                scope=grant_scope, commit=False)
         remember_consent(user.account.id, client.client_id, grant_scope)
         interaction.consented_at = time.time()  # kept by the flow if it goes on (finished when a code is issued)
+        interaction.consented_by = user.account.id
         response = authorize_flow(interaction.params, interaction)  # commits them with the code it issues
         db.session.commit()  # or now, when the flow ended otherwise (a step-up, an error to the service)
         return response

@@ -545,5 +545,70 @@ def test_a_database_failure_as_the_code_is_checked_leaves_the_code_usable(app, r
     failed = enter_code(browser, page, code)
     assert failed.status_code == 503
     again = browser.follow(enter_code(browser, page, code))  # the same code, once the database is back
-    assert 'name="decision"' in again.get_data(as_text=True)  # signed in: on to consent
+    assert 'name="decision" value="allow"' in again.get_data(as_text=True)  # signed in: on to consent
     assert len(calls) == 2
+
+
+def sign_in_rows(app) -> tuple[int, list]:
+    from idp.db import db
+    from idp.models import LoginSession
+
+    with app.app_context():
+        sessions = db.session.execute(db.select(db.func.count()).select_from(LoginSession)).scalar()
+    return sessions, [event for event, *_ in audit_trail(app) if event == "login.succeeded"]
+
+
+def test_a_sign_in_that_loses_the_race_for_its_code_writes_nothing(app, rp, browser, citizen, monkeypatch):
+    import idp.views.interaction as views
+
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
+    real = views.account_for
+    store = app.extensions["panjereh"].store
+
+    def other_request_wins(national_id):
+        account = real(national_id)
+        iid = re.search(r"/interaction/([^/]+)/", page.request.path).group(1)
+        challenge_id = app.extensions["panjereh"].interactions.get(iid).challenge_id
+        assert store.delete("otp:" + challenge_id)  # the same code, used by a request that got there first
+        return account
+
+    monkeypatch.setattr(views, "account_for", other_request_wins)
+    lost = enter_code(browser, page, last_code(browser.outbox))
+    assert lost.status_code == 302 and "/identify" in lost.headers["Location"]
+    assert sign_in_rows(app) == (0, [])  # no session, no "signed in" event: the winner's sign-in is the one
+
+
+def test_a_failure_after_the_code_is_checked_signs_no_one_in(app, rp, browser, citizen, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import idp.views.interaction as views
+
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
+    code = last_code(browser.outbox)
+    real = views.resume
+    calls = []
+
+    def failing_once(interaction):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return real(interaction)
+
+    monkeypatch.setattr(views, "resume", failing_once)
+    assert enter_code(browser, page, code).status_code == 503
+    assert sign_in_rows(app) == (0, [])
+    assert browser.get("/account/").status_code == 302  # not signed in
+
+
+def test_a_first_sign_in_submitted_twice_at_once_is_not_an_outage(app, rp, browser, citizen, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    import idp.views.interaction as views
+
+    def created_by_the_other_request(national_id):
+        raise IntegrityError("INSERT INTO accounts", {}, Exception("duplicate key value"))
+
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
+    monkeypatch.setattr(views, "account_for", created_by_the_other_request)
+    response = enter_code(browser, page, last_code(browser.outbox))
+    assert response.status_code == 302 and "/identify" in response.headers["Location"]

@@ -1,6 +1,7 @@
 """The login/consent policy, table-driven: which prompt fires, for which reasons."""
 
 import time
+from types import SimpleNamespace
 from dataclasses import dataclass
 
 import pytest
@@ -16,6 +17,11 @@ class User:
 
     age: int
     acr: str = LOA1
+    account_id: int = 1
+
+    @property
+    def account(self):
+        return SimpleNamespace(id=self.account_id)
 
     @property
     def auth_time(self) -> int:
@@ -26,10 +32,10 @@ FRESH = User(age=5)
 OLD = User(age=3600)
 
 
-def interaction(logged_in=False, consented=False) -> Interaction:
+def interaction(logged_in=False, consented=False, consented_by=1) -> Interaction:
     now = time.time()
     return Interaction("iid", {}, "client", logged_in_at=now if logged_in else None,
-                       consented_at=now if consented else None)
+                       consented_at=now if consented else None, consented_by=consented_by if consented else None)
 
 
 PROCEED = None
@@ -54,6 +60,8 @@ CASES = [
      ("prompt_consent", "consent_missing")),
     ("prompt=consent answered in this interaction", {"prompt": "consent"}, FRESH,
      interaction(logged_in=True, consented=True), True, {}, PROCEED, ()),
+    ("prompt=consent answered in this interaction by another citizen", {"prompt": "consent"}, FRESH,
+     interaction(logged_in=True, consented=True, consented_by=2), True, {}, CONSENT, ("prompt_consent",)),
     ("prompt=login consent", {"prompt": "login consent"}, FRESH, None, True, {}, LOGIN, ("prompt_login",)),
     ("prompt=login consent after the login", {"prompt": "login consent"}, FRESH,
      interaction(logged_in=True), True, {}, CONSENT, ("prompt_consent",)),
