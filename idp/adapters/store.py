@@ -297,8 +297,8 @@ class RedisStore:
         """After a write to near-cached keys: drop our own copies now, and (``barrier``) make one
         more round trip. Redis writes the invalidation messages of a command in the same pass
         as its reply, possibly just after it; once a later command's reply is back, that pass
-        is over and every other worker holds the message. So when a revocation returns, no
-        worker on any host can answer from a copy that predates it."""
+        is over and the message is on its way to every other worker, which applies it before
+        its next read from the copy (see NearCache for how late it may be and what then)."""
         near = [key for key in full_keys if self._is_near(key)]
         if not near:
             return

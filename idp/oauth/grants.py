@@ -245,20 +245,23 @@ class OpenIDRefresh(OpenIDCode):
         grant.register_hook("after_create_token_response", self.process_token)
 
 
+def _signed_in(sid: str):
+    """The single sign-on session ``sid`` is still on: not ended, not expired."""
+    return LoginSession.sid == sid, LoginSession.ended_at.is_(None), LoginSession.expires_at > utcnow()
+
+
 def session_alive(sid: str | None) -> bool:
     """Whether the single sign-on session a grant came from is still on (no session: a service grant)."""
     if not sid:
         return True
-    login = db.session.get(LoginSession, sid)
-    return login is not None and login.ended_at is None and login.expires_at > utcnow()
+    return db.session.execute(select(LoginSession.sid).where(*_signed_in(sid))).first() is not None
 
 
 def account_while_signed_in(account_id: int, sid: str | None) -> Account | None:
     """The grant's account while the sign-in it came from is still on (one query), else None."""
     query = select(Account).where(Account.id == account_id)
     if sid:
-        query = query.join(LoginSession, LoginSession.account_id == Account.id).where(
-            LoginSession.sid == sid, LoginSession.ended_at.is_(None), LoginSession.expires_at > utcnow())
+        query = query.join(LoginSession, LoginSession.account_id == Account.id).where(*_signed_in(sid))
     return db.session.execute(query).scalar_one_or_none()
 
 

@@ -218,8 +218,8 @@ def signed_in(interaction, client, challenge):
         session.pop(key, None)
     session["sid"] = login.sid
     interaction.logged_in_at = time.time()  # saved by what comes next: consent, a factor, or the finish
-    interaction.consented_at = interaction.consented_by = None  # a consent given here before this sign-in
-    # was someone else's
+    # a consent given in this interaction before this sign-in was someone else's
+    interaction.consented_at = interaction.consented_by = None
     response = resume(interaction)
     db.session.commit()  # the sign-in, unless the code it led to was already committed with it
     return response
@@ -337,13 +337,14 @@ def abort_login(interaction, client):
 
 
 def remember_consent(account_id: int, client_id: str, scope: str) -> None:
+    """Record the citizen's consent in the request's transaction: the caller commits it with what
+    it leads to (the code)."""
     consent = db.session.execute(
         db.select(Consent).filter_by(account_id=account_id, client_id=client_id)).scalar_one_or_none()
     if consent is None:
         db.session.add(Consent(account_id=account_id, client_id=client_id, scope=scope))
     else:
         consent.scope = " ".join(sorted(set(consent.scope.split()) | set(scope.split())))
-    # the caller commits it with what it leads to
 
 
 _IDENTITY = {"openid", "profile", "email", "phone", "national_id", "offline_access"}

@@ -525,28 +525,32 @@ def test_a_sessionless_endpoint_cannot_write_a_session(app):
             opened["lang"] = "en"
 
 
-def test_a_database_failure_as_the_code_is_checked_leaves_the_code_usable(app, rp, browser, citizen, monkeypatch):
+def failing_once(real, statement: str):
+    """``real``, whose first call fails as if the database went away (a failover)."""
     from sqlalchemy.exc import OperationalError
 
+    def wrapper(*args):
+        wrapper.calls.append(args)
+        if len(wrapper.calls) == 1:
+            raise OperationalError(statement, {}, Exception("server closed the connection"))
+        return real(*args)
+
+    wrapper.calls = []
+    return wrapper
+
+
+def test_a_database_failure_as_the_code_is_checked_leaves_the_code_usable(app, rp, browser, citizen, monkeypatch):
     import idp.views.interaction as views
 
     page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
     code = last_code(browser.outbox)
-    real = views.account_for
-    calls = []
-
-    def failing_once(national_id):
-        calls.append(national_id)
-        if len(calls) == 1:  # the database goes away mid-sign-in (a failover)
-            raise OperationalError("INSERT INTO accounts", {}, Exception("server closed the connection"))
-        return real(national_id)
-
-    monkeypatch.setattr(views, "account_for", failing_once)
+    account_for = failing_once(views.account_for, "INSERT INTO accounts")
+    monkeypatch.setattr(views, "account_for", account_for)
     failed = enter_code(browser, page, code)
     assert failed.status_code == 503
     again = browser.follow(enter_code(browser, page, code))  # the same code, once the database is back
     assert 'name="decision" value="allow"' in again.get_data(as_text=True)  # signed in: on to consent
-    assert len(calls) == 2
+    assert len(account_for.calls) == 2
 
 
 def sign_in_rows(app) -> tuple[int, list]:
@@ -579,23 +583,11 @@ def test_a_sign_in_that_loses_the_race_for_its_code_writes_nothing(app, rp, brow
 
 
 def test_a_failure_after_the_code_is_checked_signs_no_one_in(app, rp, browser, citizen, monkeypatch):
-    from sqlalchemy.exc import OperationalError
-
     import idp.views.interaction as views
 
     page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
-    code = last_code(browser.outbox)
-    real = views.resume
-    calls = []
-
-    def failing_once(interaction):
-        calls.append(1)
-        if len(calls) == 1:
-            raise OperationalError("SELECT", {}, Exception("server closed the connection"))
-        return real(interaction)
-
-    monkeypatch.setattr(views, "resume", failing_once)
-    assert enter_code(browser, page, code).status_code == 503
+    monkeypatch.setattr(views, "resume", failing_once(views.resume, "SELECT"))
+    assert enter_code(browser, page, last_code(browser.outbox)).status_code == 503
     assert sign_in_rows(app) == (0, [])
     assert browser.get("/account/").status_code == 302  # not signed in
 
