@@ -1,5 +1,6 @@
 """The database handle. Schema changes go through Alembic (``migrations/``) only."""
 
+import functools
 import time
 from datetime import datetime, timezone
 
@@ -72,8 +73,14 @@ def ping_when_idle(engine, idle_seconds: float = PING_AFTER_IDLE) -> None:
 
 def insert_ignoring_duplicates(table):
     """``INSERT ... ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite alike: one statement
-    where a look-up and an insert would be two."""
-    if db.engine.dialect.name == "postgresql":
+    where a look-up and an insert would be two. Built once per table and dialect; pass the
+    values as parameters."""
+    return _insert_ignoring(table, db.engine.dialect.name)
+
+
+@functools.cache
+def _insert_ignoring(table, dialect: str):
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from ..adapters.registry import CivilRegistry, MobileOwnership
 from ..db import db, utcnow
@@ -30,10 +30,13 @@ def identify(registry: CivilRegistry, ownership: MobileOwnership, national_id: s
     return Identification(found.person is not None and verdict.owner, found.live and verdict.live)
 
 
+_BY_NATIONAL_ID = select(Account).where(Account.national_id == bindparam("national_id"))  # built once
+
+
 def account_for(national_id: str) -> Account:
     """The citizen's account, created at the first sign-in: flushed, not committed (the
     caller commits it with the sign-in it belongs to)."""
-    account = db.session.execute(select(Account).where(Account.national_id == national_id)).scalar_one_or_none()
+    account = db.session.execute(_BY_NATIONAL_ID, {"national_id": national_id}).scalar_one_or_none()
     if account is None:
         account = Account(national_id=national_id)
         db.session.add(account)

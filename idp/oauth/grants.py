@@ -15,7 +15,7 @@ from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import grants as oidc_grants
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from ..audit import Event, record, request_origin
 from ..db import db, utcnow
@@ -29,6 +29,14 @@ RESPONSE_MODES = ("query", "form_post")
 PROMPTS = ("none", "login", "consent", "select_account")
 
 CODE = "authorization-code"
+_CODES = AuthorizationCode.__table__
+# the statements of the token endpoint's hot path, built once (building one costs more than running it)
+_INSERT_CODE = insert(_CODES)
+_CLAIM_CODE = (update(_CODES)
+               .where(_CODES.c.code_hash == bindparam("hash"), _CODES.c.client_id == bindparam("client"),
+                      _CODES.c.used_at.is_(None), _CODES.c.expires_at > bindparam("now"))
+               .values(used_at=bindparam("now"))
+               .returning(*_CODES.c))
 
 
 class S256CodeChallenge(CodeChallenge):
@@ -58,22 +66,23 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def save_authorization_code(self, code, request):
         user: EndUser = request.user
         data = request.payload.data
-        db.session.add(AuthorizationCode(
-            code_hash=keyed_hash(CODE, code),
-            client_id=request.client.client_id,
-            account_id=user.account.id,
-            redirect_uri=request.payload.redirect_uri,
-            scope=request.scope,
-            nonce=data.get("nonce"),
-            code_challenge=data.get("code_challenge"),
-            code_challenge_method=data.get("code_challenge_method"),
-            sid=user.sid,
-            claims_request=parse_claims_request(data.get("claims")),
-            auth_time=user.auth_time,
-            acr=user.acr,
-            amr=list(user.amr),
-            expires_at=utcnow() + timedelta(seconds=self.server.settings.authorization_code_ttl),
-        ))
+        db.session.execute(_INSERT_CODE, {
+            "code_hash": keyed_hash(CODE, code),
+            "client_id": request.client.client_id,
+            "account_id": user.account.id,
+            "redirect_uri": request.payload.redirect_uri,
+            "scope": request.scope,
+            "nonce": data.get("nonce"),
+            "code_challenge": data.get("code_challenge"),
+            "code_challenge_method": data.get("code_challenge_method"),
+            "sid": user.sid,
+            "claims_request": parse_claims_request(data.get("claims")),
+            "auth_time": user.auth_time,
+            "acr": user.acr,
+            "amr": list(user.amr),
+            "created_at": utcnow(),
+            "expires_at": utcnow() + timedelta(seconds=self.server.settings.authorization_code_ttl),
+        })
         # the event, and whatever the request decided on the way (a consent), with the code: one commit
         record(Event.CODE_ISSUED, origin=request_origin(), account_id=user.account.id,
                client_id=request.client.client_id, commit=False)
@@ -83,18 +92,11 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         code_hash = keyed_hash(CODE, code)
         now = utcnow()
         # claim the code: exactly one request can move used_at from NULL
-        claimed = db.session.execute(
-            update(AuthorizationCode)
-            .where(AuthorizationCode.code_hash == code_hash,
-                   AuthorizationCode.client_id == client.client_id,
-                   AuthorizationCode.used_at.is_(None),
-                   AuthorizationCode.expires_at > now)
-            .values(used_at=now)
-            .returning(AuthorizationCode)
-        ).scalar_one_or_none()
+        claimed = db.session.execute(_CLAIM_CODE, {"hash": code_hash, "client": client.client_id,
+                                                   "now": now}).first()
         db.session.commit()
         if claimed is not None:
-            return claimed
+            return AuthorizationCode(**claimed._mapping)  # a detached copy: read, never written back
         revoke_family_of_code(code_hash)  # a replayed code: RFC 6749 section 4.1.2
         return None
 
@@ -204,7 +206,8 @@ class OpenIDCode(oidc_grants.OpenIDCode):
         claims = super().get_authorization_code_claims(authorization_code)
         wanted = (authorization_code.claims_request or {}).get("id_token", {})
         if wanted and self.server.registry is not None:
-            person = self.server.registry.find(authorization_code.account.national_id)
+            account = db.session.get(Account, authorization_code.account_id)  # loaded by authenticate_user
+            person = self.server.registry.find(account.national_id)
             released = claims_for_scope(person, authorization_code.scope)
             claims.update({name: released[name] for name in wanted if name in released})
         return claims
@@ -245,24 +248,27 @@ class OpenIDRefresh(OpenIDCode):
         grant.register_hook("after_create_token_response", self.process_token)
 
 
-def _signed_in(sid: str):
-    """The single sign-on session ``sid`` is still on: not ended, not expired."""
-    return LoginSession.sid == sid, LoginSession.ended_at.is_(None), LoginSession.expires_at > utcnow()
+# "the single sign-on session is still on: not ended, not expired", built once with its parameters
+_SIGNED_IN = (LoginSession.sid == bindparam("sid"), LoginSession.ended_at.is_(None),
+              LoginSession.expires_at > bindparam("now"))
+_SESSION_ALIVE = select(LoginSession.sid).where(*_SIGNED_IN)
+_ACCOUNT = select(Account).where(Account.id == bindparam("account_id"))
+_ACCOUNT_SIGNED_IN = _ACCOUNT.join(LoginSession, LoginSession.account_id == Account.id).where(*_SIGNED_IN)
 
 
 def session_alive(sid: str | None) -> bool:
     """Whether the single sign-on session a grant came from is still on (no session: a service grant)."""
     if not sid:
         return True
-    return db.session.execute(select(LoginSession.sid).where(*_signed_in(sid))).first() is not None
+    return db.session.execute(_SESSION_ALIVE, {"sid": sid, "now": utcnow()}).first() is not None
 
 
 def account_while_signed_in(account_id: int, sid: str | None) -> Account | None:
     """The grant's account while the sign-in it came from is still on (one query), else None."""
-    query = select(Account).where(Account.id == account_id)
-    if sid:
-        query = query.join(LoginSession, LoginSession.account_id == Account.id).where(*_signed_in(sid))
-    return db.session.execute(query).scalar_one_or_none()
+    if not sid:
+        return db.session.execute(_ACCOUNT, {"account_id": account_id}).scalar_one_or_none()
+    return db.session.execute(_ACCOUNT_SIGNED_IN, {"account_id": account_id, "sid": sid,
+                                                   "now": utcnow()}).scalar_one_or_none()
 
 
 def revoke_family(family_id: str | None) -> int:

@@ -17,6 +17,8 @@ from authlib.oauth2.rfc6749.requests import OAuth2Payload
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from authlib.oauth2.rfc9207 import IssuerParameter
 
+from sqlalchemy import insert
+
 from ..db import db, insert_ignoring_duplicates, utcnow
 from ..models import SessionClient, Token
 from .claims import EndUser, subject_for
@@ -123,6 +125,9 @@ def jwt_claims_unverified(token: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
+_INSERT_TOKEN = insert(Token.__table__)  # built once: building a statement costs more than running it
+
+
 class AuthorizationServer(_FlaskServer):
     def __init__(self, app, settings, keys, store):
         self.settings = settings
@@ -169,27 +174,29 @@ class AuthorizationServer(_FlaskServer):
         if refresh:  # a rotated refresh token keeps the family's original deadline
             refresh_expires_at = (previous.refresh_expires_at if previous is not None
                                   else issued_at + timedelta(seconds=self.settings.refresh_token_ttl))
-        db.session.add(Token(
-            jti=claims["jti"],
-            family_id=previous.family_id if previous is not None else random_token(16),
-            grant_type=request.payload.grant_type,
-            client_id=request.client.client_id,
-            account_id=user.account.id if user else None,
-            scope=token.get("scope", ""),
-            sid=user.sid if user else None,
-            code_hash=code.code_hash if code is not None else None,
-            auth_time=user.auth_time if user else None,
-            acr=user.acr if user else None,
-            amr=list(user.amr) if user else None,
-            refresh_token_hash=keyed_hash(REFRESH, refresh) if refresh else None,
-            refresh_scope=(previous.get_scope() if previous is not None else token.get("scope", "")) if refresh else None,
-            refresh_expires_at=refresh_expires_at,
-            issued_at=issued_at,
-            expires_at=datetime.fromtimestamp(claims["exp"], timezone.utc),
-        ))
+        db.session.execute(_INSERT_TOKEN, {
+            "jti": claims["jti"],
+            "family_id": previous.family_id if previous is not None else random_token(16),
+            "grant_type": request.payload.grant_type,
+            "client_id": request.client.client_id,
+            "account_id": user.account.id if user else None,
+            "scope": token.get("scope", ""),
+            "sid": user.sid if user else None,
+            "code_hash": code.code_hash if code is not None else None,
+            "auth_time": user.auth_time if user else None,
+            "acr": user.acr if user else None,
+            "amr": list(user.amr) if user else None,
+            "refresh_token_hash": keyed_hash(REFRESH, refresh) if refresh else None,
+            "refresh_scope": (previous.get_scope() if previous is not None else token.get("scope", "")) if refresh else None,
+            "refresh_expires_at": refresh_expires_at,
+            "refresh_used_at": None,
+            "issued_at": issued_at,
+            "expires_at": datetime.fromtimestamp(claims["exp"], timezone.utc),
+            "revoked_at": None,
+        })
         if user and user.sid:  # the service joins the session's list (for logout), once
-            db.session.execute(insert_ignoring_duplicates(SessionClient.__table__).values(
-                sid=user.sid, client_id=request.client.client_id, first_at=utcnow()))
+            db.session.execute(insert_ignoring_duplicates(SessionClient.__table__),
+                               {"sid": user.sid, "client_id": request.client.client_id, "first_at": utcnow()})
         userinfo = released_claims(self, user.account.national_id, token.get("scope", "")) if user else None
         db.session.commit()
         if user:  # the shared record userinfo and introspection read (see tokens.AccessToken)

@@ -19,7 +19,7 @@ from ..auth import totp
 from ..forms import DecisionForm, FactorForm, IdentifyForm, OtpForm, ResendForm
 from ..interaction.flow import CONSENT, FACTOR, IDENTIFY, VERIFY, InteractionError
 from ..interaction.levels import AMR_MFA, AMR_SMS, LOA1, LOA2, LOA3, rank
-from ..models import Consent
+from ..oauth import consents
 from ..oauth.claims import claims_listed
 from ..services import services
 from ..text import mask_mobile
@@ -303,10 +303,11 @@ def consent(interaction, client):
     if user is None:
         return restart(interaction, _("Please sign in again."))
     try:
-        grant_scope = services().server.get_consent_grant(interaction.params, end_user=user).request.scope
+        grant = services().server.get_consent_grant(interaction.params, end_user=user)
     except OAuth2Error as error:  # the registration changed while the citizen was here
         services().interactions.finish(interaction)
         return authorization_error(error, interaction.params)
+    grant_scope = grant.request.scope
     form = DecisionForm.with_choices("allow", "deny")
     if form.validate_on_submit():
         if form.decision.data == "deny":
@@ -314,10 +315,10 @@ def consent(interaction, client):
             return deny_flow(interaction)
         record(Event.CONSENT_GRANTED, origin=origin(), account_id=user.account.id, client_id=client.client_id,
                scope=grant_scope, commit=False)
-        remember_consent(user.account.id, client.client_id, grant_scope)
+        consents.remember(user.account.id, client.client_id, grant_scope)
         interaction.consented_at = time.time()  # kept by the flow if it goes on (finished when a code is issued)
         interaction.consented_by = user.account.id
-        response = authorize_flow(interaction.params, interaction)  # commits them with the code it issues
+        response = authorize_flow(interaction.params, interaction, grant)  # commits them with the code it issues
         db.session.commit()  # or now, when the flow ended otherwise (a step-up, an error to the service)
         return response
     scopes = grant_scope.split()
@@ -334,17 +335,6 @@ def abort_login(interaction, client):
         services().interactions.finish(interaction)
         return redirect(url_for("pages.home"))
     return deny_flow(interaction)
-
-
-def remember_consent(account_id: int, client_id: str, scope: str) -> None:
-    """Record the citizen's consent in the request's transaction: the caller commits it with what
-    it leads to (the code)."""
-    consent = db.session.execute(
-        db.select(Consent).filter_by(account_id=account_id, client_id=client_id)).scalar_one_or_none()
-    if consent is None:
-        db.session.add(Consent(account_id=account_id, client_id=client_id, scope=scope))
-    else:
-        consent.scope = " ".join(sorted(set(consent.scope.split()) | set(scope.split())))
 
 
 _IDENTITY = {"openid", "profile", "email", "phone", "national_id", "offline_access"}

@@ -14,12 +14,10 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from flask_babel import gettext as _
 
 from ..audit import Event, record
-from ..db import db
 from ..forms import DecisionForm
 from ..interaction.flow import Interaction
 from ..interaction.policy import Context, decide
-from ..models import Consent
-from ..oauth import InvalidRequestError, OAuth2Error
+from ..oauth import InvalidRequestError, OAuth2Error, consents
 from ..auth import totp
 from ..interaction.levels import LOA2, achievable, rank, requested_acr
 from ..oauth.claims import EndUser, subject_for
@@ -123,21 +121,22 @@ def current_end_user() -> EndUser | None:
 def has_consent(user: EndUser | None, client, scope: str) -> bool:
     if user is None:
         return False
-    consent = db.session.execute(
-        db.select(Consent).filter_by(account_id=user.account.id, client_id=client.client_id)
-    ).scalar_one_or_none()
-    return consent is not None and consent.covers(set(scope.split()))
+    return consents.covers(user.account.id, client.client_id, scope)
 
 
-def authorize_flow(params: dict, interaction: Interaction | None):
-    """Validate, decide, respond. Called at /authorize and when an interaction resumes."""
+def authorize_flow(params: dict, interaction: Interaction | None, grant=None):
+    """Validate, decide, respond. Called at /authorize and when an interaction resumes.
+
+    ``grant``: the request as this very request has already validated it, for the citizen now
+    signed in (the consent page's answer), so it is not validated twice."""
     server = services().server
     user = current_end_user()
     # 1. validate: client, redirect URI, response type, scope, PKCE
-    try:
-        grant = server.get_consent_grant(params, end_user=user)
-    except OAuth2Error as error:
-        return authorization_error(error, params)
+    if grant is None:
+        try:
+            grant = server.get_consent_grant(params, end_user=user)
+        except OAuth2Error as error:
+            return authorization_error(error, params)
     client = grant.request.client
     flat = {k: v[0] for k, v in params.items() if v}
     acr, essential = requested_acr(flat, parse_claims_request(flat.get("claims")), client.default_acr_values)

@@ -1,0 +1,39 @@
+"""What a citizen allowed each service to receive: remembered consent, read and written on the
+sign-in path with statements built once."""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, insert, select, update
+
+from ..db import db, utcnow
+from ..models import Consent
+
+_CONSENTS = Consent.__table__
+_FOR = (_CONSENTS.c.account_id == bindparam("account"), _CONSENTS.c.client_id == bindparam("client"))
+_SCOPE = select(_CONSENTS.c.scope).where(*_FOR)
+_INSERT = insert(_CONSENTS)
+_WIDEN = update(_CONSENTS).where(*_FOR).values(scope=bindparam("merged"), updated_at=bindparam("at"))
+
+
+def consented_scope(account_id: int, client_id: str) -> str | None:
+    """The scopes this citizen allowed this service, as stored; None if never asked."""
+    return db.session.execute(_SCOPE, {"account": account_id, "client": client_id}).scalar()
+
+
+def covers(account_id: int, client_id: str, scope: str) -> bool:
+    """Whether the citizen already allowed every scope in ``scope`` to this service."""
+    granted = consented_scope(account_id, client_id)
+    return granted is not None and set(scope.split()) <= set(granted.split())
+
+
+def remember(account_id: int, client_id: str, scope: str) -> None:
+    """Record the citizen's consent in the request's transaction (the caller commits it with
+    what it leads to, the code); a consent already given grows to cover the new scopes."""
+    granted = consented_scope(account_id, client_id)
+    now = utcnow()
+    if granted is None:
+        db.session.execute(_INSERT, {"account_id": account_id, "client_id": client_id, "scope": scope,
+                                     "created_at": now, "updated_at": now})
+    else:
+        merged = " ".join(sorted(set(granted.split()) | set(scope.split())))
+        db.session.execute(_WIDEN, {"account": account_id, "client": client_id, "merged": merged, "at": now})
