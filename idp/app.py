@@ -14,6 +14,7 @@ from limits.strategies import FixedWindowRateLimiter
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import rendering
 from .auth.limits import AbuseLimits, LimitSettings  # also registers the panjereh+kv:// limits storage
 from .config import INSTANCE_DIR, Settings, load_secret_key
 from .db import db, migrate, ping_when_idle
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             ping_when_idle(db.engine)
     migrate.init_app(app, db, directory=MIGRATIONS)
     babel.init_app(app, locale_selector=select_locale)
+    rendering.install(app)
     csrf.init_app(app)
 
     services = Services.build(settings)
