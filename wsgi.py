@@ -2,4 +2,4 @@
 
 from idp.app import create_app
 
-app = create_app()
+app = create_app(migrations=False)  # a server serves; `idp setup` migrates the schema first

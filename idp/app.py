@@ -17,7 +17,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import rendering
 from .auth.limits import AbuseLimits, LimitSettings  # also registers the panjereh+kv:// limits storage
 from .config import INSTANCE_DIR, Settings, load_secret_key
-from .db import db, migrate, ping_when_idle
+from .db import db, ping_when_idle
 from .services import Services
 from .web_request import Request
 from .web_session import ServerSessionInterface
@@ -38,7 +38,9 @@ def select_locale() -> str:
     return g.get("default_locale", "fa")
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(settings: Settings | None = None, *, migrations: bool = True) -> Flask:
+    """The app. ``migrations=False``: without the schema tools (Alembic through Flask-Migrate, about
+    11 MB), for server workers, which never migrate: ``idp setup`` does, before they start."""
     settings = settings or Settings.from_env()
     app = Flask(__name__, instance_path=str(INSTANCE_DIR.resolve()))
     app.request_class = Request
@@ -64,7 +66,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     if not settings.database_url.startswith("sqlite"):
         with app.app_context():
             ping_when_idle(db.engine)
-    migrate.init_app(app, db, directory=MIGRATIONS)
+    if migrations:
+        from flask_migrate import Migrate
+
+        Migrate(app, db, directory=MIGRATIONS)
     babel.init_app(app, locale_selector=select_locale)
     rendering.install(app)
     csrf.init_app(app)

@@ -4,7 +4,6 @@ import functools
 import time
 from datetime import datetime, timezone
 
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
@@ -24,7 +23,6 @@ NAMING = {
 # otherwise reload every row it touches (one SELECT each); requests are short, and every
 # request starts with a fresh session, so nothing stale outlives one.
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING), session_options={"expire_on_commit": False})
-migrate = Migrate()
 
 
 @event.listens_for(Engine, "connect")

@@ -53,7 +53,7 @@ def worker_app():
 
     from .app import create_app
 
-    app = create_app()
+    app = create_app(migrations=False)  # workers serve; `idp setup` migrates
     gc.collect()
     gc.freeze()
     return app
