@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam
 
 from ..adapters.registry import CivilRegistry, MobileOwnership
 from ..db import db, utcnow
 from ..models import Account
+from ..models.accounts import new_public_sub
 
 
 @dataclass(frozen=True)
@@ -30,16 +32,25 @@ def identify(registry: CivilRegistry, ownership: MobileOwnership, national_id: s
     return Identification(found.person is not None and verdict.owner, found.live and verdict.live)
 
 
-_BY_NATIONAL_ID = select(Account).where(Account.national_id == bindparam("national_id"))  # built once
-
-
 def account_for(national_id: str) -> Account:
-    """The citizen's account, created at the first sign-in: flushed, not committed (the
-    caller commits it with the sign-in it belongs to)."""
-    account = db.session.execute(_BY_NATIONAL_ID, {"national_id": national_id}).scalar_one_or_none()
-    if account is None:
-        account = Account(national_id=national_id)
-        db.session.add(account)
-    account.last_login_at = utcnow()
-    db.session.flush()
-    return account
+    """The citizen's account, created at the first sign-in, its last sign-in set to now: one
+    statement (an upsert), in the caller's transaction (the caller commits it with the
+    sign-in it belongs to)."""
+    return db.session.scalars(
+        _upsert(db.engine.dialect.name), {"nid": national_id, "sub": new_public_sub(), "now": utcnow()},
+        execution_options={"populate_existing": True}).one()
+
+
+@functools.cache
+def _upsert(dialect: str):
+    """``INSERT ... ON CONFLICT (national_id) DO UPDATE SET last_login_at ... RETURNING`` the
+    account as an object of the request's session (PostgreSQL and SQLite alike), built once."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(Account).values(national_id=bindparam("nid"), public_sub=bindparam("sub"),
+                                       created_at=bindparam("now"), last_login_at=bindparam("now"), is_admin=False)
+    return statement.on_conflict_do_update(
+        index_elements=[Account.national_id], set_={"last_login_at": statement.excluded.last_login_at},
+    ).returning(Account)

@@ -9,7 +9,7 @@ ends the attempt clears what was learned about the citizen.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from ..security import random_token
 
@@ -94,7 +94,8 @@ class Interactions:
         remaining = int(interaction.created_at + self.ttl - time.time())
         if remaining <= 0:
             raise InteractionError("interaction expired")
-        self.store.put("interaction:" + interaction.id, asdict(interaction), remaining)
+        # its fields as they are (the store serialises them at once): no deep copy, as asdict() makes
+        self.store.put("interaction:" + interaction.id, vars(interaction), remaining)
 
     def finish(self, interaction: Interaction) -> None:
         self.store.delete("interaction:" + interaction.id)
