@@ -20,7 +20,8 @@ def translations():
 
     Flask-Babel resolves the locale and its catalogue again for every string, and a page has dozens; the locale
     is chosen once per request in any case (Flask-Babel keeps its first choice). Outside an application context:
-    Flask-Babel's own answer (no translation).
+    Flask-Babel's own answer (no translation). Flask-Babel's ``refresh()`` and ``force_locale()`` do not reach
+    this catalogue (nothing uses them).
     """
     if not g:
         return get_translations()

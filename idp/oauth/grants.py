@@ -16,6 +16,7 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import grants as oidc_grants
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import make_transient_to_detached
 
 from ..audit import Event, record, request_origin
 from ..db import db, utcnow
@@ -66,6 +67,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def save_authorization_code(self, code, request):
         user: EndUser = request.user
         data = request.payload.data
+        now = utcnow()
         db.session.execute(_INSERT_CODE, {
             "code_hash": keyed_hash(CODE, code),
             "client_id": request.client.client_id,
@@ -80,8 +82,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             "auth_time": user.auth_time,
             "acr": user.acr,
             "amr": list(user.amr),
-            "created_at": utcnow(),
-            "expires_at": utcnow() + timedelta(seconds=self.server.settings.authorization_code_ttl),
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=self.server.settings.authorization_code_ttl),
         })
         # the event, and whatever the request decided on the way (a consent), with the code: one commit
         record(Event.CODE_ISSUED, origin=request_origin(), account_id=user.account.id,
@@ -96,7 +98,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                                                    "now": now}).first()
         db.session.commit()
         if claimed is not None:
-            return AuthorizationCode(**claimed._mapping)  # a detached copy: read, never written back
+            code = AuthorizationCode(**claimed._mapping)
+            make_transient_to_detached(code)  # the row as read: no pending change, never inserted again
+            return code
         revoke_family_of_code(code_hash)  # a replayed code: RFC 6749 section 4.1.2
         return None
 
