@@ -69,19 +69,24 @@ def ping_when_idle(engine, idle_seconds: float = PING_AFTER_IDLE) -> None:
             raise DisconnectionError("the database connection is gone") from exc
 
 
-def insert_ignoring_duplicates(table):
-    """``INSERT ... ON CONFLICT DO NOTHING`` on PostgreSQL and SQLite alike: one statement
-    where a look-up and an insert would be two. Built once per table and dialect; pass the
-    values as parameters."""
-    return _insert_ignoring(table, db.engine.dialect.name)
-
-
-@functools.cache
-def _insert_ignoring(table, dialect: str):
-    if dialect == "postgresql":
+def upsert_insert():
+    """The ``insert()`` of the database in use, the one with ``on_conflict_do_...`` (PostgreSQL
+    and SQLite spell ``INSERT ... ON CONFLICT`` alike)."""
+    if db.engine.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def insert_ignoring_duplicates(table):
+    """``INSERT ... ON CONFLICT DO NOTHING``: one statement where a look-up and an insert would
+    be two. Built once per table and database; pass the values as parameters."""
+    return _insert_ignoring(table, upsert_insert())
+
+
+@functools.cache
+def _insert_ignoring(table, insert):
     return insert(table).on_conflict_do_nothing()
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam
 
 from ..adapters.registry import CivilRegistry, MobileOwnership
-from ..db import db, utcnow
+from ..db import db, upsert_insert, utcnow
 from ..models import Account
 from ..models.accounts import new_public_sub
 
@@ -37,18 +37,14 @@ def account_for(national_id: str) -> Account:
     statement (an upsert), in the caller's transaction (the caller commits it with the
     sign-in it belongs to)."""
     return db.session.scalars(
-        _upsert(db.engine.dialect.name), {"nid": national_id, "sub": new_public_sub(), "now": utcnow()},
+        _upsert(upsert_insert()), {"nid": national_id, "sub": new_public_sub(), "now": utcnow()},
         execution_options={"populate_existing": True}).one()
 
 
 @functools.cache
-def _upsert(dialect: str):
+def _upsert(insert):
     """``INSERT ... ON CONFLICT (national_id) DO UPDATE SET last_login_at ... RETURNING`` the
-    account as an object of the request's session (PostgreSQL and SQLite alike), built once."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    account as an object of the request's session, built once per database."""
     statement = insert(Account).values(national_id=bindparam("nid"), public_sub=bindparam("sub"),
                                        created_at=bindparam("now"), last_login_at=bindparam("now"), is_admin=False)
     return statement.on_conflict_do_update(

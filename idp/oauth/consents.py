@@ -3,16 +3,16 @@ sign-in path with statements built once."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, select, update
+import functools
 
-from ..db import db, utcnow
+from sqlalchemy import bindparam, select
+
+from ..db import db, upsert_insert, utcnow
 from ..models import Consent
 
 _CONSENTS = Consent.__table__
 _FOR = (_CONSENTS.c.account_id == bindparam("account"), _CONSENTS.c.client_id == bindparam("client"))
 _SCOPE = select(_CONSENTS.c.scope).where(*_FOR)
-_INSERT = insert(_CONSENTS)
-_WIDEN = update(_CONSENTS).where(*_FOR).values(scope=bindparam("merged"), updated_at=bindparam("at"))
 
 
 def consented_scope(account_id: int, client_id: str) -> str | None:
@@ -28,12 +28,19 @@ def covers(account_id: int, client_id: str, scope: str) -> bool:
 
 def remember(account_id: int, client_id: str, scope: str) -> None:
     """Record the citizen's consent in the request's transaction (the caller commits it with
-    what it leads to, the code); a consent already given grows to cover the new scopes."""
+    what it leads to, the code); a consent already given grows to cover the new scopes. One
+    upsert: the same answer submitted twice at once (a double tap on "Allow") is not an error."""
     granted = consented_scope(account_id, client_id)
+    if granted is not None:
+        scope = " ".join(sorted(set(granted.split()) | set(scope.split())))
     now = utcnow()
-    if granted is None:
-        db.session.execute(_INSERT, {"account_id": account_id, "client_id": client_id, "scope": scope,
-                                     "created_at": now, "updated_at": now})
-    else:
-        merged = " ".join(sorted(set(granted.split()) | set(scope.split())))
-        db.session.execute(_WIDEN, {"account": account_id, "client": client_id, "merged": merged, "at": now})
+    db.session.execute(_upsert(upsert_insert()), {"account_id": account_id, "client_id": client_id,
+                                                  "scope": scope, "created_at": now, "updated_at": now})
+
+
+@functools.cache
+def _upsert(insert):
+    statement = insert(_CONSENTS)
+    return statement.on_conflict_do_update(
+        index_elements=[_CONSENTS.c.account_id, _CONSENTS.c.client_id],
+        set_={"scope": statement.excluded.scope, "updated_at": statement.excluded.updated_at})

@@ -221,3 +221,23 @@ def test_a_consent_given_before_a_sign_in_in_the_same_interaction_is_not_the_new
     with app.app_context():
         account_b = db.session.execute(db.select(Account).filter_by(national_id=b["national_id"])).scalar_one()
         assert db.session.execute(db.select(Consent).filter_by(account_id=account_b.id)).first() is None
+
+
+def test_the_same_consent_written_twice_at_once_is_not_an_error(app, rp, browser, citizen, monkeypatch):
+    """A double tap on "Allow": both requests read "no consent yet" before either commits. The
+    second write must not fail (the citizen would see an error page); the consent covers both."""
+    from idp.db import db
+    from idp.models import Account, Consent
+    from idp.oauth import consents
+
+    authorize(browser, rp, citizen)  # signed in, the default scope allowed
+    with app.app_context():
+        account = db.session.execute(db.select(Account).filter_by(national_id=citizen["national_id"])).scalar_one()
+        monkeypatch.setattr(consents, "consented_scope", lambda account_id, client_id: None)  # read too early
+        consents.remember(account.id, rp.client_id, "openid phone")
+        db.session.commit()
+        monkeypatch.undo()
+        stored = db.session.execute(db.select(Consent).filter_by(account_id=account.id, client_id=rp.client_id)
+                                    ).scalar_one()
+        assert set(stored.scope.split()) == {"openid", "phone"}
+        assert consents.covers(account.id, rp.client_id, "phone openid")
