@@ -318,7 +318,8 @@ def consent(interaction, client):
         consents.remember(user.account.id, client.client_id, grant_scope)
         interaction.consented_at = time.time()  # kept by the flow if it goes on (finished when a code is issued)
         interaction.consented_by = user.account.id
-        response = authorize_flow(interaction.params, interaction, grant)  # commits them with the code it issues
+        # commits them with the code it issues
+        response = authorize_flow(interaction.params, interaction, grant, consented=True)
         db.session.commit()  # or now, when the flow ended otherwise (a step-up, an error to the service)
         return response
     scopes = grant_scope.split()

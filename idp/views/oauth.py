@@ -124,11 +124,13 @@ def has_consent(user: EndUser | None, client, scope: str) -> bool:
     return consents.covers(user.account.id, client.client_id, scope)
 
 
-def authorize_flow(params: dict, interaction: Interaction | None, grant=None):
+def authorize_flow(params: dict, interaction: Interaction | None, grant=None, consented: bool = False):
     """Validate, decide, respond. Called at /authorize and when an interaction resumes.
 
-    ``grant``: the request as this very request has already validated it, for the citizen now
-    signed in (the consent page's answer), so it is not validated twice."""
+    The consent page's answer passes ``grant``, the request as this very request has already
+    validated it for the citizen now signed in (not validated twice), and ``consented``: that
+    citizen's consent to its scope has just been written in this request's transaction (not
+    read back)."""
     server = services().server
     user = current_end_user()
     # 1. validate: client, redirect URI, response type, scope, PKCE
@@ -145,7 +147,7 @@ def authorize_flow(params: dict, interaction: Interaction | None, grant=None):
                                                description="The requested level of assurance cannot be met.",
                                                redirect_uri=grant.redirect_uri, state=flat.get("state")), params)
     # 2. decide whether the citizen must interact
-    ctx = Context(flat, user, interaction, has_consent(user, client, grant.request.scope),
+    ctx = Context(flat, user, interaction, consented or has_consent(user, client, grant.request.scope),
                   required_acr=acr if essential else None, hint_subject=hint_subject(flat, client),
                   user_subject=subject_for(user.account, client) if user else None)
     decision = decide(ctx)
