@@ -12,6 +12,7 @@ import time
 from datetime import timedelta
 
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import grants as oidc_grants
@@ -93,16 +94,31 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def query_authorization_code(self, code, client):
         code_hash = keyed_hash(CODE, code)
         now = utcnow()
-        # claim the code: exactly one request can move used_at from NULL
+        # claim the code: exactly one request can move used_at from NULL. The claim is committed
+        # with the token it leads to (store_token), or on its own when the request is refused
+        # (below): either way the code is used up; a concurrent replay waits for that commit.
         claimed = db.session.execute(_CLAIM_CODE, {"hash": code_hash, "client": client.client_id,
                                                    "now": now}).first()
-        db.session.commit()
         if claimed is not None:
             code = AuthorizationCode(**claimed._mapping)
             make_transient_to_detached(code)  # the row as read: no pending change, never inserted again
             return code
         revoke_family_of_code(code_hash)  # a replayed code: RFC 6749 section 4.1.2
         return None
+
+    def validate_token_request(self):
+        try:
+            super().validate_token_request()
+        except OAuth2Error:
+            db.session.commit()  # a code refused for its redirect URI or PKCE verifier stays used up
+            raise
+
+    def create_token_response(self):
+        try:
+            return super().create_token_response()
+        except OAuth2Error:
+            db.session.commit()  # ... as does one whose sign-in has ended
+            raise
 
     def delete_authorization_code(self, authorization_code):
         """Used codes are kept (``used_at`` is set) so a replay is recognised."""

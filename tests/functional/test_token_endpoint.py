@@ -116,6 +116,33 @@ def test_code_used_twice_is_invalid_grant_and_revokes_the_first_tokens(rp, brows
     assert 'error="invalid_token"' in after.headers.get("WWW-Authenticate", "")
 
 
+def test_a_code_redeemed_twice_at_once_gives_one_token_and_revokes_it(app, rp, browser, citizen):
+    """Two redemptions racing: the second waits for the first's claim to be committed (with its
+    token), then finds the code used: invalid_grant, and the winner's token is revoked."""
+    import threading
+
+    code = code_for(browser, rp, citizen)
+    body = {"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+            "code_verifier": rp.verifier}
+    start, answers = threading.Barrier(2), []
+
+    def redeem():
+        http = app.test_client()  # its own request context, session and database connection
+        start.wait()
+        answers.append(http.post("/token", data=body, headers=basic(rp.client_id, rp.secret)))
+
+    racers = [threading.Thread(target=redeem) for _ in range(2)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=60)
+    assert sorted(answer.status_code for answer in answers) == [200, 400]
+    won = next(answer for answer in answers if answer.status_code == 200)
+    lost = next(answer for answer in answers if answer.status_code == 400)
+    assert_oauth_error(lost, 400, "invalid_grant")
+    assert userinfo(rp, won.get_json()["access_token"]).status_code == 401
+
+
 def test_replayed_code_revokes_the_refresh_token_too(app, browser, citizen):
     client_id, secret = make_client(app, grant_types=["authorization_code", "refresh_token"],
                                     scope="openid profile national_id offline_access")
@@ -148,6 +175,14 @@ def test_wrong_code_verifier_is_invalid_grant(rp, browser, citizen):
     assert_oauth_error(rp.redeem(code, code_verifier=other_verifier), 400, "invalid_grant")
 
 
+def test_a_code_refused_for_its_verifier_is_used_up(rp, browser, citizen):
+    """Whoever holds a code and guesses at its verifier gets one try: the code is spent by it."""
+    code = code_for(browser, rp, citizen)
+    other_verifier, _ = pkce_pair()
+    assert_oauth_error(rp.redeem(code, code_verifier=other_verifier), 400, "invalid_grant")
+    assert_oauth_error(rp.redeem(code), 400, "invalid_grant")  # the right verifier comes too late
+
+
 def test_missing_code_verifier_is_invalid_request(rp, browser, citizen):
     code = code_for(browser, rp, citizen)
     response = redeem_raw(rp, code, headers=basic(rp.client_id, rp.secret), code_verifier=None)
@@ -166,6 +201,7 @@ def test_redirect_uri_mismatch_is_invalid_grant(app, browser, citizen):
     rp = RelyingParty(app.test_client(), client_id, secret, uris[0])
     code = code_for(browser, rp, citizen)
     assert_oauth_error(rp.redeem(code, redirect_uri=uris[1]), 400, "invalid_grant")
+    assert_oauth_error(rp.redeem(code), 400, "invalid_grant")  # spent by the refused attempt
 
 
 def test_redirect_uri_missing_at_token_is_invalid_grant(rp, browser, citizen):
