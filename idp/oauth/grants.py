@@ -97,6 +97,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         # claim the code: exactly one request can move used_at from NULL. The claim is committed
         # with the token it leads to (store_token), or on its own when the request is refused
         # (below): either way the code is used up; a concurrent replay waits for that commit.
+        # A failure of ours in between (a 503 while a dependency is down) rolls the claim back
+        # with everything else: nothing was issued, and the service may retry the same code.
         claimed = db.session.execute(_CLAIM_CODE, {"hash": code_hash, "client": client.client_id,
                                                    "now": now}).first()
         if claimed is not None:

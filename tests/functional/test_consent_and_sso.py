@@ -223,21 +223,58 @@ def test_a_consent_given_before_a_sign_in_in_the_same_interaction_is_not_the_new
         assert db.session.execute(db.select(Consent).filter_by(account_id=account_b.id)).first() is None
 
 
-def test_the_same_consent_written_twice_at_once_is_not_an_error(app, rp, browser, citizen, monkeypatch):
-    """A double tap on "Allow": both requests read "no consent yet" before either commits. The
-    second write must not fail (the citizen would see an error page); the consent covers both."""
+def test_consents_written_at_once_are_neither_an_error_nor_lost(app, rp, browser, citizen):
+    """A double tap on "Allow", or two tabs answering for two scopes: both write at once. Neither
+    fails (the citizen would see an error page) and the stored consent covers both answers."""
+    import threading
+    import time
+
     from idp.db import db
     from idp.models import Account, Consent
     from idp.oauth import consents
 
     authorize(browser, rp, citizen)  # signed in, the default scope allowed
     with app.app_context():
-        account = db.session.execute(db.select(Account).filter_by(national_id=citizen["national_id"])).scalar_one()
-        monkeypatch.setattr(consents, "consented_scope", lambda account_id, client_id: None)  # read too early
-        consents.remember(account.id, rp.client_id, "openid phone")
+        account_id = db.session.execute(
+            db.select(Account.id).filter_by(national_id=citizen["national_id"])).scalar_one()
+        db.session.execute(db.delete(Consent).filter_by(account_id=account_id))  # never asked yet
         db.session.commit()
-        monkeypatch.undo()
-        stored = db.session.execute(db.select(Consent).filter_by(account_id=account.id, client_id=rp.client_id)
-                                    ).scalar_one()
-        assert set(stored.scope.split()) == {"openid", "phone"}
-        assert consents.covers(account.id, rp.client_id, "phone openid")
+    start, errors = threading.Barrier(2), []
+
+    def answer(scope, hold):
+        try:
+            with app.app_context():
+                start.wait()
+                consents.remember(account_id, rp.client_id, scope)
+                time.sleep(hold)  # the first keeps its transaction open while the other writes
+                db.session.commit()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    tabs = [threading.Thread(target=answer, args=("openid phone", 0.3)),
+            threading.Thread(target=answer, args=("openid profile", 0.0))]
+    for tab in tabs:
+        tab.start()
+    for tab in tabs:
+        tab.join(timeout=60)
+    assert errors == []
+    with app.app_context():
+        stored = db.session.execute(db.select(Consent.scope).filter_by(account_id=account_id,
+                                                                      client_id=rp.client_id)).scalar_one()
+        assert set(stored.split()) == {"openid", "phone", "profile"}
+        assert consents.covers(account_id, rp.client_id, "profile phone openid")
+
+
+def test_a_consent_grows_to_cover_a_new_scope(app, rp, browser, citizen):
+    from idp.db import db
+    from idp.models import Account
+    from idp.oauth import consents
+
+    authorize(browser, rp, citizen)
+    with app.app_context():
+        account_id = db.session.execute(
+            db.select(Account.id).filter_by(national_id=citizen["national_id"])).scalar_one()
+        before = set(consents.consented_scope(account_id, rp.client_id).split())
+        consents.remember(account_id, rp.client_id, "openid national_id")
+        db.session.commit()
+        assert set(consents.consented_scope(account_id, rp.client_id).split()) == before | {"national_id"}

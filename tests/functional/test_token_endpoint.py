@@ -143,6 +143,25 @@ def test_a_code_redeemed_twice_at_once_gives_one_token_and_revokes_it(app, rp, b
     assert userinfo(rp, won.get_json()["access_token"]).status_code == 401
 
 
+def test_a_redemption_that_fails_on_our_side_can_be_retried_with_the_same_code(app, rp, browser, citizen,
+                                                                               monkeypatch):
+    """The civil registry is down while the token is made: a 503 and nothing issued, and the code
+    is not lost with it (the citizen need not sign in again); it still works only once."""
+    from idp.adapters.registry import RegistryUnavailable
+
+    code = code_for(browser, rp, citizen)
+    registry = app.extensions["panjereh"].server.registry
+
+    def down(national_id):
+        raise RegistryUnavailable("the civil registry does not answer")
+
+    monkeypatch.setattr(registry, "find", down)
+    assert_oauth_error(rp.redeem(code), 503, "temporarily_unavailable")
+    monkeypatch.undo()
+    assert rp.redeem(code).status_code == 200
+    assert_oauth_error(rp.redeem(code), 400, "invalid_grant")
+
+
 def test_replayed_code_revokes_the_refresh_token_too(app, browser, citizen):
     client_id, secret = make_client(app, grant_types=["authorization_code", "refresh_token"],
                                     scope="openid profile national_id offline_access")
