@@ -22,8 +22,8 @@ from typing import Callable, Hashable, Protocol
 from urllib.parse import quote
 
 import requests
-from sqlalchemy import bindparam, select
 from flask import g, has_request_context
+from sqlalchemy import bindparam, select
 
 from ..db import db
 from ..models import Citizen

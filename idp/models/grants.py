@@ -115,6 +115,4 @@ class Consent(db.Model):
     scope: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-
-    def covers(self, scopes: set[str]) -> bool:
-        return scopes <= set(self.scope.split())
+    # read and written through idp.oauth.consents

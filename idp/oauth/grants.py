@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import grants as oidc_grants
