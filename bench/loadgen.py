@@ -464,9 +464,12 @@ def authorize_path(spec: dict, challenge: str, state: str) -> str:
         "code_challenge": challenge, "code_challenge_method": "S256"})
 
 
-def local_path(location: str) -> str:
-    parts = urlsplit(location)
-    return parts.path + ("?" + parts.query if parts.query else "")
+def action_of(html: str, step: str) -> str:
+    """The address the page's form for ``step`` posts to."""
+    match = re.search(r'<form method="post" action="(/interaction/[^/"]+/' + step + ')"', html)
+    if not match:
+        raise LoginFailed(f"no {step} form on the page: {html[:160]!r}")
+    return match.group(1)
 
 
 def csrf_of(html: str) -> str:
@@ -508,28 +511,22 @@ async def full_login(spec: dict, outbox: OutboxTail, citizen: dict, steps: dict,
                 cpu[name] = (probe() - c0) / 1e9
             return response
 
+        # each answer shows the next step's page at once (no redirect between the steps); its form
+        # posts to the step's own address
         r = await timed("authorize", browser.get(authorize_path(spec, challenge, state)))
-        expect(r, 302, "authorize", "/identify")
-        identify = local_path(r.headers["location"])
-        r = await timed("identify_get", browser.get(identify))
-        expect(r, 200, "identify page")
-        r = await timed("identify_post", browser.post(identify, {
+        expect(r, 200, "authorize: the identify page")
+        r = await timed("identify", browser.post(action_of(r.text, "identify"), {
             "csrf_token": csrf_of(r.text), "national_id": citizen["national_id"], "mobile": citizen["mobile"]}))
-        expect(r, 302, "identify post", "/verify")
-        verify = local_path(r.headers["location"])
-        r = await timed("verify_get", browser.get(verify))
-        expect(r, 200, "verify page")
-        csrf = csrf_of(r.text)
+        expect(r, 200, "identify: the code page")
+        verify, csrf = action_of(r.text, "verify"), csrf_of(r.text)
         code = await outbox.code_for(citizen["mobile"])
         if code is None:
             raise LoginFailed("no SMS code in the outbox")
-        r = await timed("verify_post", browser.post(verify, {"csrf_token": csrf, "otp": code}))
-        expect(r, 302, "verify post", "/consent")
-        consent = local_path(r.headers["location"])
-        r = await timed("consent_get", browser.get(consent))
-        expect(r, 200, "consent page")
-        r = await timed("consent_post", browser.post(consent, {"csrf_token": csrf_of(r.text), "decision": "allow"}))
-        expect(r, 302, "consent post", spec["redirect_uri"])
+        r = await timed("verify", browser.post(verify, {"csrf_token": csrf, "otp": code}))
+        expect(r, 200, "verify: the consent page")
+        r = await timed("consent", browser.post(action_of(r.text, "consent"), {
+            "csrf_token": csrf_of(r.text), "decision": "allow"}))
+        expect(r, 302, "consent", spec["redirect_uri"])
         query = {k: v[0] for k, v in parse_qs(urlsplit(r.headers["location"]).query).items()}
         if query.get("state") != state or "code" not in query:
             raise LoginFailed(f"consent post: bad redirect {r.headers['location'][:160]!r}")

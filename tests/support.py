@@ -415,6 +415,32 @@ def follow_trace(browser, response, limit=15):
     return response, paths
 
 
+STEP_ACTION = re.compile(r"^(?:https?://[^/]+)?/interaction/[^/]+/(identify|verify|factor|consent)$")
+
+
+def step_in(html: str) -> str | None:
+    """The sign-in step whose page this is (``identify``, ``verify``, ``factor``, ``consent``): the
+    step its first form posts to. A step's page is shown by the answer that leads to it, whatever
+    the address of that answer."""
+    for form in Forms(html).forms:
+        match = STEP_ACTION.match(form["action"])
+        if match:
+            return match.group(1)
+    return None
+
+
+def wait_for_step(page, step: str) -> None:
+    """In a real browser (Playwright), wait until the page of the sign-in step ``step`` shows."""
+    page.locator(f'form[action*="/interaction/"][action$="/{step}"]').first.wait_for()
+
+
+def page_step(response) -> str | None:
+    """``step_in`` for a page of the Flask test client."""
+    if response.status_code != 200 or response.mimetype != "text/html":
+        return None
+    return step_in(response.get_data(as_text=True))
+
+
 def is_page_with(response, field: str) -> bool:
     """Whether ``response`` is an HTML page (any status but a redirect) with a form that has ``field``."""
     if response.status_code in (301, 302, 303, 307, 308) or response.mimetype != "text/html":

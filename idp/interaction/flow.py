@@ -2,8 +2,9 @@
 
 An interaction starts when /authorize needs the citizen, keeps the original
 request, and moves through named states. Every transition is guarded: a
-request for a step the interaction is not at is rejected, and a failure that
-ends the attempt clears what was learned about the citizen.
+request for a step the interaction is not at does nothing (the views send it on
+to the step it is at), and a failure that ends the attempt clears what was
+learned about the citizen.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ TRANSITIONS = {
 
 
 class InteractionError(Exception):
-    """The interaction is unknown, expired, finished, or not at this step."""
+    """The interaction is unknown, expired or finished, or cannot make this move."""
 
 
 @dataclass
@@ -52,10 +53,6 @@ class Interaction:
     @property
     def param(self):
         return {k: v[0] for k, v in self.params.items() if v}
-
-    def expect(self, *states: str) -> None:
-        if self.state not in states:
-            raise InteractionError(f"interaction is at {self.state}, not {'/'.join(states)}")
 
     def move(self, state: str) -> None:
         if state not in TRANSITIONS[self.state]:

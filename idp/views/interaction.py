@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from functools import wraps
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy.exc import IntegrityError
@@ -20,11 +20,9 @@ from ..forms import DecisionForm, FactorForm, IdentifyForm, OtpForm, ResendForm
 from ..interaction.flow import CONSENT, FACTOR, IDENTIFY, VERIFY, InteractionError
 from ..interaction.levels import AMR_MFA, AMR_SMS, LOA1, LOA2, LOA3, rank
 from ..oauth import consents
-from ..oauth.claims import claims_listed
 from ..services import services
-from ..text import mask_mobile
 from ..web_session import rotate
-from . import local_digits, origin
+from . import local_digits, origin, steps
 from .errors import render_error
 from ..oauth import OAuth2Error
 from .oauth import authorization_error, authorize_flow, current_end_user, deny_flow
@@ -39,7 +37,10 @@ def sms_text(code: str) -> str:
 
 
 def with_interaction(*states):
-    """Load the interaction named in the URL; it must belong to this browser and be at one of ``states``."""
+    """Load the interaction named in the URL; it must belong to this browser and be at one of ``states``.
+
+    A request for a step the sign-in is no longer at (a page reloaded after its form was sent, the
+    back button, a form sent twice) does nothing and is sent on to the step's page it is at now."""
     def decorator(view):
         @wraps(view)
         def wrapped(iid, **kwargs):
@@ -47,9 +48,10 @@ def with_interaction(*states):
                 return expired()
             try:
                 interaction = services().interactions.get(iid)
-                interaction.expect(*states)
             except InteractionError:
                 return expired()
+            if interaction.state not in states:
+                return redirect(steps.step_url(interaction), 303)
             g.ui_locale = _ui_locale(interaction)
             client = None  # an account flow signs in to Panjereh itself
             if interaction.client_id:
@@ -78,11 +80,9 @@ def expired():
 @bp.route("/<iid>/identify", methods=["GET", "POST"], endpoint="identify")
 @with_interaction(IDENTIFY)
 def identify_view(interaction, client):
+    if request.method == "GET":
+        return steps.identify_page(interaction, client)
     form = IdentifyForm()
-    if not form.is_submitted():
-        hint = interaction.param.get("login_hint")
-        if hint:
-            form.national_id.data = hint
     if form.validate_on_submit():
         svc = services()
         national_id, mobile = form.national_id.data, form.mobile.data
@@ -92,8 +92,7 @@ def identify_view(interaction, client):
             record(Event.LOCKED_OUT if limited.reason == "lockout" else Event.RATE_LIMITED, "refused",
                    origin=origin(), national_id=national_id, client_id=client_id(client), limit=limited.reason)
             form.national_id.errors.append(limited_message(limited))
-            return render_template("login/identify.html", form=form, client=client, interaction=interaction,
-                                   abort_form=DecisionForm()), 429
+            return steps.identify_page(interaction, client, form, 429)
         result = identify(svc.registry, svc.ownership, national_id, mobile)
         interaction.identified_live = getattr(result, "live", True)
         challenge, delivered = svc.otp.issue(national_id, mobile, result.matched, sms_text)
@@ -103,9 +102,8 @@ def identify_view(interaction, client):
         interaction.challenge_id = challenge.id
         interaction.move(VERIFY)
         svc.interactions.save(interaction)
-        return redirect(url_for("interaction.verify", iid=interaction.id))
-    return render_template("login/identify.html", form=form, client=client, interaction=interaction,
-                           abort_form=DecisionForm())
+        return steps.verify_page(interaction, client, challenge)  # shown at once: no redirect to it
+    return steps.identify_page(interaction, client, form)
 
 
 @bp.route("/<iid>/verify", methods=["GET", "POST"])
@@ -135,10 +133,7 @@ def verify(interaction, client):
                 record(Event.LOCKED_OUT, "locked", origin=origin(), national_id=challenge.national_id,
                        client_id=client_id(client))
             return restart(interaction, _("Too many wrong codes. Please start again."))
-    return render_template("login/verify.html", form=form, client=client, interaction=interaction,
-                           masked_mobile=mask_mobile(challenge.mobile),
-                           resend_in=challenge.resend_in(resend_wait(challenge)),
-                           resend_form=ResendForm(), ttl_minutes=max(1, svc.settings.otp_ttl // 60))
+    return steps.verify_page(interaction, client, challenge, form)
 
 
 @bp.post("/<iid>/resend")
@@ -150,7 +145,7 @@ def resend(interaction, client):
         return restart(interaction, _("The code has expired. Please start again."))
     if not ResendForm().validate_on_submit():
         abort(400)
-    wait = challenge.resend_in(resend_wait(challenge))
+    wait = challenge.resend_in(steps.resend_wait(challenge))
     if wait:
         flash(ngettext("You can ask for a new code in %(count)s second.", "You can ask for a new code in %(count)s seconds.",
                        wait, count=local_digits(wait)), "error")
@@ -162,17 +157,12 @@ def resend(interaction, client):
                client_id=client_id(client), limit=limited.reason, resend=True)
         flash(limited_message(limited), "error")
     else:
-        _challenge, delivered = svc.otp.resend(challenge, sms_text, resend_wait(challenge))
+        _challenge, delivered = svc.otp.resend(challenge, sms_text, steps.resend_wait(challenge))
         if delivered is not None:
             record(Event.OTP_SENT if delivered else Event.OTP_SEND_FAILED, "ok" if delivered else "fail",
                    origin=origin(), national_id=challenge.national_id, client_id=client_id(client), resend=True)
         flash(_("If this mobile number belongs to this national ID, a new code has been sent."), "info")
     return redirect(url_for("interaction.verify", iid=interaction.id))
-
-
-def resend_wait(challenge) -> int:
-    svc = services()
-    return svc.limits.resend_wait(svc.settings.otp_resend_after, challenge.sends)
 
 
 def limited_message(limited: Limited) -> str:
@@ -238,7 +228,7 @@ def resume(interaction):
         if interaction.state != FACTOR:
             interaction.move(FACTOR)
         svc.interactions.save(interaction)
-        return redirect(url_for("interaction.factor", iid=interaction.id))
+        return steps.factor_page(interaction, None)
     svc.interactions.finish(interaction)
     if interaction.intent:
         from .account import carry_out  # account intents live with the account pages
@@ -266,8 +256,7 @@ def factor(interaction, client):
         # count the attempt before checking it, so concurrent guesses cannot slip past the limit
         if svc.store.incr(wrong_key, FACTOR_LOCK_SECONDS) > svc.settings.otp_max_attempts:
             form.otp.errors.append(_("Too many wrong codes. Try again in 15 minutes."))
-            return render_template("login/factor.html", form=form, client=client, interaction=interaction,
-                                   abort_form=DecisionForm()), 429
+            return steps.factor_page(interaction, client, form, 429)
         account = login.account
         if form.otp.data:
             ok, method = totp.verify(account, form.otp.data), "totp"
@@ -287,8 +276,7 @@ def factor(interaction, client):
                method=method)
         target = form.otp if form.otp.data else form.recovery_code
         target.errors.append(_("That code is not valid. Codes from the app change every 30 seconds and work once."))
-    return render_template("login/factor.html", form=form, client=client, interaction=interaction,
-                           abort_form=DecisionForm())
+    return steps.factor_page(interaction, client, form)
 
 
 def origin_pair():
@@ -322,9 +310,7 @@ def consent(interaction, client):
         response = authorize_flow(interaction.params, interaction, grant, consented=True)
         db.session.commit()  # or now, when the flow ended otherwise (a step-up, an error to the service)
         return response
-    scopes = grant_scope.split()
-    return render_template("login/consent.html", form=form, client=client, claims=claims_listed(scopes),
-                           api_scopes=[s for s in scopes if s not in _IDENTITY], interaction=interaction)
+    return steps.consent_page(interaction, client, grant_scope, form)
 
 
 @bp.post("/<iid>/abort")
@@ -336,9 +322,6 @@ def abort_login(interaction, client):
         services().interactions.finish(interaction)
         return redirect(url_for("pages.home"))
     return deny_flow(interaction)
-
-
-_IDENTITY = {"openid", "profile", "email", "phone", "national_id", "offline_access"}
 
 
 def init_app(app):

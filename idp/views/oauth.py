@@ -10,7 +10,7 @@ import hashlib
 import json
 from urllib.parse import parse_qsl, urlsplit
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request, session
 from flask_babel import gettext as _
 
 from ..audit import Event, record
@@ -25,7 +25,7 @@ from ..oauth.discovery import provider_metadata
 from ..oauth.requests import PAR_TTL, parse_claims_request, resolve_request, unpack_request_object
 from ..oauth.tokens import verify_id_token_hint
 from ..services import services
-from . import origin
+from . import origin, steps
 from .errors import render_error
 
 bp = Blueprint("oauth", __name__)
@@ -155,7 +155,7 @@ def authorize_flow(params: dict, interaction: Interaction | None, grant=None, co
         if "none" in ctx.prompts:
             return authorization_error(OAuth2Error(error=decision.prompt.error, redirect_uri=grant.redirect_uri,
                                                    state=flat.get("state")), params)
-        return start_interaction(params, client, decision, interaction)
+        return start_interaction(params, client, decision, interaction, grant.request.scope)
     # 3. respond: issue the code
     if interaction is not None:
         services().interactions.finish(interaction)
@@ -197,7 +197,8 @@ def deny_flow(interaction: Interaction):
     return in_response_mode(response, {k: v[0] for k, v in interaction.params.items() if v})
 
 
-def start_interaction(params, client, decision, interaction):
+def start_interaction(params, client, decision, interaction, scope: str):
+    """Move the citizen's interaction to the step the decision asks for, and show that step's page."""
     interactions = services().interactions
     new = interaction is None
     if new:
@@ -221,7 +222,11 @@ def start_interaction(params, client, decision, interaction):
         started = session.setdefault("interactions", [])
         session["interactions"] = (started + [interaction.id])[-10:]
         record(Event.LOGIN_STARTED, origin=origin(), client_id=client.client_id, reasons=list(decision.reasons))
-    return redirect(url_for(f"interaction.{target}", iid=interaction.id))
+    if target == "consent":
+        return steps.consent_page(interaction, client, scope)
+    if target == "factor":
+        return steps.factor_page(interaction, client)
+    return steps.identify_page(interaction, client)
 
 
 def unmet_requirements(params):

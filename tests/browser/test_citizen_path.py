@@ -15,12 +15,11 @@ from playwright.sync_api import expect
 
 from idp.text import to_persian_digits
 from tests.e2e.stack import CITIZEN_FOR
-from tests.support import OTP_RUN
+from tests.support import OTP_RUN, wait_for_step
 
 DIRECTION = {"fa": "rtl", "en": "ltr"}
 # Arabic-script letters, including Persian's پ چ ژ ک گ ی (digits are not letters: they prove nothing)
 PERSIAN_LETTERS = re.compile(r"[\u0621-\u063A\u0641-\u064A\u067E\u0686\u0698\u06A9\u06AF\u06CC]")
-STEP_URL = {step: re.compile(rf"/interaction/[^/?#]+/{step}(\?|$)") for step in ("identify", "verify", "consent")}
 
 
 # The portal's pages declare no icon, so Chromium asks for /favicon.ico and logs its 404 as a console
@@ -74,7 +73,7 @@ def test_citizen_signs_in_on_a_phone(stack, phone, lang):
 
     # 2. sign in -> the provider's identify page
     sign_in.click()
-    page.wait_for_url(STEP_URL["identify"])
+    wait_for_step(page, "identify")
     assert page.url.startswith(stack.issuer + "/")
     assert_language(page, lang)
     for field in ("national_id", "mobile"):
@@ -95,7 +94,7 @@ def test_citizen_signs_in_on_a_phone(stack, phone, lang):
     page.locator("form:has(#national_id) button[type=submit]").click()
 
     # 3. the code page
-    page.wait_for_url(STEP_URL["verify"])
+    wait_for_step(page, "verify")
     assert_language(page, lang)
     expect(page.locator('label[for="otp"]')).to_be_visible()
     assert_in_language(page.locator('label[for="otp"]').inner_text(), lang, "the code label")
@@ -107,7 +106,7 @@ def test_citizen_signs_in_on_a_phone(stack, phone, lang):
     page.locator("form:has(#otp) button[type=submit]").click()
 
     # 4. consent
-    page.wait_for_url(STEP_URL["consent"])
+    wait_for_step(page, "consent")
     assert_language(page, lang)
     allow = page.locator('button[name="decision"][value="allow"]')
     expect(allow).to_be_visible()
@@ -170,11 +169,11 @@ def test_masked_mobile_reads_left_to_right_on_the_persian_code_page(stack, phone
     page = watch.page
     page.goto(stack.tax_url + "/")
     page.locator("#sign-in").click()
-    page.wait_for_url(STEP_URL["identify"])
+    wait_for_step(page, "identify")
     page.locator("#national_id").fill(person["national_id"])
     page.locator("#mobile").fill(person["mobile"])
     page.locator("form:has(#national_id) button[type=submit]").click()
-    page.wait_for_url(STEP_URL["verify"])
+    wait_for_step(page, "verify")
     assert_language(page, "fa")
     watch.shot("verify")
     masked = mask_mobile(person["mobile"])

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 
-from tests.support import OTP_RUN, Forms
-
-INTERACTION_PATH = re.compile(r"^/interaction/[^/]+/(identify|verify|consent)$")
-
+from tests.support import OTP_RUN, Forms, step_in
 
 def step_of(response: requests.Response) -> str | None:
-    """``identify``, ``verify`` or ``consent`` when the response is one of the provider's login pages."""
-    match = INTERACTION_PATH.match(urlsplit(response.url).path)
-    return match.group(1) if match else None
+    """``identify``, ``verify``, ``factor`` or ``consent`` when the response is one of the provider's
+    sign-in pages (shown by the answer to the step before it, whatever its address)."""
+    if response.status_code != 200 or not response.headers.get("Content-Type", "").startswith("text/html"):
+        return None
+    return step_in(response.text)
 
 
 def query_of(url: str) -> dict[str, str]:

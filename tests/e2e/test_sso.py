@@ -49,7 +49,7 @@ def test_sign_in_through_the_tax_portal(stack, citizen_browser):
 
     page = browser.get(stack.tax_url + "/login")
     assert urlsplit(page.url).netloc == urlsplit(stack.issuer).netloc, "sign-in goes to the provider"
-    authorize = next(h for h in page.history if urlsplit(h.url).path == "/authorize")
+    authorize = next(h for h in [*page.history, page] if urlsplit(h.url).path == "/authorize")
     params = query_of(authorize.url)
     assert params["client_id"] == stack.clients["tax"]["client_id"]
     assert params["code_challenge_method"] == "S256" and params["nonce"] and params["state"]

@@ -1,11 +1,11 @@
 """The authorization code flow with PKCE, the way a relying party sees it."""
 
-from tests.support import query
+from tests.support import page_step, query
 
 
 def test_full_flow(app, rp, browser, citizen):
     response = browser.get(rp.authorize_url())
-    assert response.status_code == 302
+    assert response.status_code == 200 and page_step(response) == "identify"  # the sign-in page at once
     response = browser.login(response, citizen["national_id"], citizen["mobile"])
     response = browser.consent(response)
     assert response.status_code == 302

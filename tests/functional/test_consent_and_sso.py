@@ -190,7 +190,7 @@ def test_consent_step_after_the_redirect_uri_was_deregistered_is_a_400_page(app,
         client = db.session.execute(db.select(Client).filter_by(client_id=rp.client_id)).scalar_one()
         client.redirect_uris = ["https://tax.example/new-callback"]
         db.session.commit()
-    shown = browser.get(page.request.path)
+    shown = browser.get(Forms(page.get_data(as_text=True)).with_field("decision")["action"])  # the consent step's URL
     assert shown.status_code == 400
     allowed = browser.submit(page, "decision", button=("decision", "allow"))
     assert allowed.status_code == 400

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from tests.admin_support import AdminAPI, admin_token, bearer
-from tests.support import RelyingParty, token_request
+from tests.support import RelyingParty, page_step, token_request
 
 METADATA = {
     "client_name": "E-Customs",
@@ -138,7 +138,7 @@ def test_pending_until_two_different_administrators_approve(http, alice, bob, in
     second = bob.ok("POST", f"/proposals/{proposal['id']}/approve")
     assert second["proposal"]["status"] == "approved" and second["service"]["status"] == "active"
     rp = RelyingParty(http, body["client_id"], body["client_secret"], METADATA["redirect_uris"][0])
-    assert http.get(rp.authorize_url()).status_code == 302
+    assert page_step(http.get(rp.authorize_url())) == "identify"  # the service's sign-in starts
 
 
 @pytest.mark.parametrize("change, error, words", [

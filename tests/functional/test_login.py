@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.support import (OTP_RUN, Browser, Forms, at_rp, authorize, last_code, page_text, query,
+from tests.support import (OTP_RUN, Browser, Forms, at_rp, authorize, last_code, page_step, page_text, query,
                            sms_messages)
 
 COOKIE = "panjereh_session"
@@ -87,7 +87,7 @@ def test_non_matching_pairs_show_the_same_page_and_send_nothing(app, rp, browser
     assert len(sms_messages(browser.outbox)) == 1  # no SMS for either non-matching pair
     for response in (unknown_id, someone_else):
         assert response.status_code == matching.status_code == 200
-        assert re.fullmatch(r"/interaction/[^/]+/verify", response.request.path)
+        assert page_step(response) == "verify"
         assert page_text(response.get_data(as_text=True)) == page_text(matching.get_data(as_text=True))
 
 
@@ -191,7 +191,7 @@ def test_wrong_code_says_how_many_tries_are_left(rp, browser, citizen, settings)
 def test_five_wrong_codes_end_the_challenge(rp, browser, citizen, settings):
     assert settings.otp_max_attempts == 5
     page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"], ui_locales="en")
-    verify_path = page.request.path
+    verify_path = Forms(page.get_data(as_text=True)).with_field("otp")["action"]
     code = last_code(browser.outbox)
     response = page
     for _ in range(4):
@@ -213,12 +213,16 @@ def test_five_wrong_codes_end_the_challenge(rp, browser, citizen, settings):
     assert no_login_sessions(rp)
 
 
-def no_login_sessions(rp) -> bool:
+def login_sessions(rp) -> int:
     from idp.db import db
     from idp.models import LoginSession
 
     with rp.http.application.app_context():
-        return db.session.execute(db.select(db.func.count()).select_from(LoginSession)).scalar() == 0
+        return db.session.execute(db.select(db.func.count()).select_from(LoginSession)).scalar()
+
+
+def no_login_sessions(rp) -> bool:
+    return login_sessions(rp) == 0
 
 
 def test_exhausted_challenge_is_dead_in_the_store(app, rp, browser, citizen):
@@ -305,9 +309,12 @@ def test_code_is_single_use(app, rp, browser, citizen):
     code = last_code(browser.outbox)
     consent = browser.follow(enter_code(browser, page, code))
     assert Forms(consent.get_data(as_text=True)).with_field("decision")
-    replay = enter_code(browser, page, code)  # the same form again
-    assert replay.status_code == 400
-    assert "Location" not in replay.headers
+    replay = enter_code(browser, page, code)  # the same form again, in the same browser
+    assert replay.status_code == 303 and replay.headers["Location"].endswith("/consent")  # on to where it is
+    assert login_sessions(rp) == 1  # nothing was done twice
+    stranger = new_browser(app, browser)  # and in any other browser, the sign-in does not exist
+    assert stranger.client.post(Forms(page.get_data(as_text=True)).with_field("otp")["action"],
+                                data={"otp": code}).status_code == 400
 
 
 # --- the interaction belongs to one browser ---

@@ -48,11 +48,6 @@ class Browser:
         return self.at(instance, path, data)
 
 
-def path_of(response) -> str:
-    parts = urlsplit(response.headers["Location"])
-    return parts.path + ("?" + parts.query if parts.query else "")
-
-
 def authorize_path(client_id, **extra):
     verifier, challenge = pkce_pair()
     params = {"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT, "scope": "openid profile",
@@ -61,15 +56,14 @@ def authorize_path(client_id, **extra):
 
 
 def sign_in(cluster, browser, client_id, person, hops):
-    """The whole login, each step on the instance ``hops`` names; returns (code, verifier)."""
+    """The whole login, each step on the instance ``hops`` names (the authorization request, the
+    national ID, the code, the consent; each answer shows the next step's page); returns
+    (code, verifier)."""
     path, verifier = authorize_path(client_id)
-    step = browser.at(hops[0], path)
-    identify = browser.at(hops[1], path_of(step))
+    identify = browser.at(hops[0], path)
     verify = browser.submit(hops[1], identify, "national_id",
                             {"national_id": person["national_id"], "mobile": person["mobile"]})
-    page = browser.at(hops[2], path_of(verify))
-    done = browser.submit(hops[2], page, "otp", {"otp": last_code(cluster.outbox, person["mobile"])})
-    consent = browser.at(hops[3], path_of(done))
+    consent = browser.submit(hops[2], verify, "otp", {"otp": last_code(cluster.outbox, person["mobile"])})
     back = browser.submit(hops[3], consent, "decision", button=("decision", "allow"))
     location = back.headers["Location"]
     assert location.startswith(REDIRECT), location
@@ -162,16 +156,15 @@ def test_killing_a_worker_mid_login_loses_nobody_elses_login(cluster, client):
     pages = []
     for browser, person in zip(browsers, people):
         path, verifier = authorize_path(client[0])
-        identify = browser.at(b, path_of(browser.at(b, path)))
+        identify = browser.at(b, path)
         verify = browser.submit(b, identify, "national_id",
                                 {"national_id": person["national_id"], "mobile": person["mobile"]})
-        pages.append((browser, person, browser.at(b, path_of(verify)), verifier))
+        pages.append((browser, person, verify, verifier))
     victim = b.worker_pids()[0]
     os.kill(victim, signal.SIGKILL)  # the server starts a new worker in its place
     time.sleep(1.0)
     for browser, person, page, verifier in pages:
-        done = browser.submit(b, page, "otp", {"otp": last_code(cluster.outbox, person["mobile"])})
-        consent = browser.at(b, path_of(done))
+        consent = browser.submit(b, page, "otp", {"otp": last_code(cluster.outbox, person["mobile"])})
         back = browser.submit(b, consent, "decision", button=("decision", "allow"))
         code = query(back.headers["Location"])["code"]
         assert redeem(b, client, code, verifier).status_code == 200
