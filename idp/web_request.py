@@ -17,12 +17,26 @@ from io import BytesIO
 from urllib.parse import parse_qsl
 
 from flask import Request as _FlaskRequest
+from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import ClientDisconnected
 
 URLENCODED = "application/x-www-form-urlencoded"
 
 
+class Parameters(ImmutableMultiDict):
+    """Werkzeug's parameter dict, whose ``get`` of an absent key returns the default at once:
+    Werkzeug's raises a BadRequestKeyError (an HTTP exception, a microsecond to build) and
+    catches it, and Authlib asks for optional parameters that are mostly absent."""
+
+    def get(self, key, default=None, type=None):
+        if key not in self:
+            return default
+        return super().get(key, default, type)
+
+
 class Request(_FlaskRequest):
+    parameter_storage_class = Parameters
+
     def _load_form_data(self) -> None:
         if "form" in self.__dict__:
             return

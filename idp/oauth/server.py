@@ -6,6 +6,7 @@ import base64
 import json
 from datetime import datetime, timedelta, timezone
 
+from authlib.common.security import is_secure_transport
 from authlib.common.urls import add_params_to_uri
 from flask import Response, request as flask_request
 from werkzeug.datastructures import EnvironHeaders
@@ -13,6 +14,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServe
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from authlib.oauth2.rfc6749.requests import OAuth2Payload
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from authlib.oauth2.rfc9207 import IssuerParameter
@@ -69,16 +71,40 @@ class _Headers(EnvironHeaders):
         return True
 
 
+_SECURE_ORIGINS: dict[str, bool] = {}  # "scheme://host" -> Authlib's verdict on its transport
+
+
+def check_transport(origin: str, uri: str) -> None:
+    """Authlib's secure-transport check (InsecureTransportError), judged once per origin: the
+    verdict reads only the scheme and the host, and a worker sees the same few origins on every
+    request (a bounded memo: the Host header is the client's to choose)."""
+    secure = _SECURE_ORIGINS.get(origin)
+    if secure is None:
+        secure = is_secure_transport(uri)
+        if len(_SECURE_ORIGINS) >= 64:
+            _SECURE_ORIGINS.clear()
+        _SECURE_ORIGINS[origin] = secure
+    if not secure:
+        raise InsecureTransportError()
+
+
 class EndpointRequest(FlaskOAuth2Request):
     """Authlib's Flask request for our endpoints, without the work nothing reads: the URI is the
-    scheme, host and path as they came (the secure-transport check reads it; no query, no IRI
-    round trip), and the headers are not counted."""
+    scheme, host and path as they came (no query, no IRI round trip), its transport is judged once
+    per origin (check_transport), and the headers are not counted. The attributes are those
+    OAuth2Request.__init__ sets (a test compares them), without its per-request URL parse."""
 
     def __init__(self, request):
-        OAuth2Request.__init__(self, request.method, f"{request.scheme}://{request.host}{request.path}",
-                               headers=_Headers(request.environ))
-        self._request = request
+        origin = f"{request.scheme}://{request.host}"
+        self.uri = uri = origin + request.path
+        check_transport(origin, uri)
+        self.method = request.method
+        self.headers = _Headers(request.environ)
+        self._body = None
         self.payload = FlaskOAuth2Payload(request)
+        self.client = self.auth_method = self.user = self.authorization_code = None
+        self.refresh_token = self.credential = self._scope = None
+        self._request = request
 
 
 class AccessTokenGenerator(JWTBearerTokenGenerator):
@@ -126,6 +152,9 @@ def jwt_claims_unverified(token: str) -> dict:
 
 
 _INSERT_TOKEN = insert(Token.__table__)  # built once: building a statement costs more than running it
+# built once, as json.dumps would build them on every call with these options
+_COMPACT_UTF8 = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_COMPACT_ASCII = json.JSONEncoder(separators=(",", ":"))
 
 
 class AuthorizationServer(_FlaskServer):
@@ -207,9 +236,9 @@ class AuthorizationServer(_FlaskServer):
         citizen's Persian name is two bytes a letter rather than a six-byte escape."""
         if isinstance(payload, dict):
             try:
-                payload = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+                payload = _COMPACT_UTF8.encode(payload).encode()
             except UnicodeEncodeError:  # a lone surrogate (from JSON someone sent us): escaped instead
-                payload = json.dumps(payload, separators=(",", ":"))
+                payload = _COMPACT_ASCII.encode(payload)
         return Response(payload, status=status_code, headers=headers)
 
     def authenticate_endpoint_client(self, endpoint: str):

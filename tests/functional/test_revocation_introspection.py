@@ -233,3 +233,38 @@ def test_a_lost_token_record_is_rebuilt_from_the_database(app, refresh_rp, token
         assert store.delete(ACCESS + jti)  # the store forgets the revocation too
     assert active(refresh_rp, tokens["access_token"]) == {"active": False}
     assert userinfo(refresh_rp, tokens["access_token"]).status_code == 401
+
+
+def test_introspection_reads_its_parameters_as_rfc_7662_says(refresh_rp, tokens):
+    auth = basic_header(refresh_rp.client_id, refresh_rp.secret)
+
+    def post(data):
+        return refresh_rp.http.post("/introspect", data=data, headers=auth)
+
+    assert post({"token": tokens["access_token"], "token_type_hint": ""}).get_json()["active"] is True
+    unknown = post({"token": tokens["access_token"], "token_type_hint": "id_token"})
+    assert unknown.status_code in (400, 401) and unknown.get_json()["error"] == "unsupported_token_type"
+    missing = post({"token_type_hint": "access_token"})
+    assert missing.status_code == 400 and missing.get_json()["error"] == "invalid_request"
+    for response in (unknown, missing):
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_plain_http_is_refused_for_every_public_host_however_many_are_seen(refresh_rp, tokens):
+    """The transport is judged per origin: serving one origin never lets another through."""
+    from authlib.oauth2.rfc6749.errors import InsecureTransportError
+
+    auth = basic_header(refresh_rp.client_id, refresh_rp.secret)
+
+    def post(base_url):
+        return refresh_rp.http.post("/introspect", data={"token": tokens["access_token"]}, headers=auth,
+                                    base_url=base_url)
+
+    plain = ["http://idp.example", "http://idp.example:443"] + [f"http://h{n}.example" for n in range(70)]
+    for base_url in ["https://idp.example", *plain, "http://localhost", "http://127.0.0.1:5000", "http://idp.example"]:
+        if base_url.startswith("https://") or base_url in ("http://localhost", "http://127.0.0.1:5000"):
+            response = post(base_url)
+            assert response.status_code == 200 and response.get_json()["active"] is True, base_url
+        else:
+            with pytest.raises(InsecureTransportError):  # never answered (a 500 outside tests)
+                post(base_url)

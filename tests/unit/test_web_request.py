@@ -76,3 +76,38 @@ def test_the_provider_parses_its_forms_with_it(bare_app):
 
         assert isinstance(request._get_current_object(), Request)
         assert request.form.to_dict() == {"grant_type": "x", "scope": "a b"}
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_parameters_answer_get_as_werkzeug_does(app, body):
+    """Present, repeated, blank and absent keys, with and without a type (that may fail)."""
+    from werkzeug.datastructures import ImmutableMultiDict
+
+    environ = EnvironBuilder(method="POST", path="/token", data=body,
+                             content_type="application/x-www-form-urlencoded").get_environ()
+    with app.test_request_context(environ_base=environ):
+        ours = Request(environ).form
+        theirs = ImmutableMultiDict(list(ours.items(multi=True)))
+        for key in [*ours.keys(), "absent", "token_type_hint"]:
+            for kwargs in ({}, {"default": "d"}, {"type": int}, {"default": 7, "type": int}):
+                assert ours.get(key, **kwargs) == theirs.get(key, **kwargs), (key, kwargs)
+        with pytest.raises(KeyError):
+            ours["absent"]
+
+
+def test_endpoint_requests_carry_what_authlibs_requests_carry(bare_app):
+    """The protocol endpoints' request sets every attribute Authlib's own sets (grants read them)."""
+    from authlib.oauth2.rfc6749 import OAuth2Request
+    from flask import request
+
+    from idp.oauth.server import EndpointRequest
+
+    with bare_app.test_request_context("/token?x=1", method="POST", base_url="https://idp.example",
+                                       headers={"Authorization": "Basic eDp5"}):
+        ours = EndpointRequest(request._get_current_object())
+        theirs = OAuth2Request("POST", "https://idp.example/token")
+        assert set(vars(theirs)) <= set(vars(ours))
+        for name in set(vars(theirs)) - {"uri", "headers", "payload"}:  # the rest starts empty
+            assert getattr(ours, name) == getattr(theirs, name), name
+        assert ours.uri == "https://idp.example/token" and ours.method == "POST"
+        assert ours.headers["Authorization"] == "Basic eDp5" and ours.form is request.form
