@@ -5,9 +5,11 @@ import time
 from datetime import datetime, timezone
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import DateTime, TypeDecorator
 
 # Stable constraint names, so migrations are the same on SQLite and PostgreSQL.
@@ -88,6 +90,28 @@ def insert_ignoring_duplicates(table):
 @functools.cache
 def _insert_ignoring(table, insert):
     return insert(table).on_conflict_do_nothing()
+
+
+def attach(model, values):
+    """The request session's object for a row that a built-once statement has just read or
+    written (``values``: its columns by name), with no query to load it and no change to flush.
+
+    An ORM query or flush of one row costs several times the statement itself; this is the row
+    as the database answered, placed in the session's identity map (as a query would): later
+    lookups by primary key find it there, and a change made to it is flushed at commit. When
+    the session already holds an object for the row, that object is updated and returned."""
+    session = db.session()
+    mapper = inspect(model)
+    key = mapper.identity_key_from_primary_key([values[column.key] for column in mapper.primary_key])
+    present = session.identity_map.get(key)
+    if present is not None:
+        for name, value in values.items():
+            set_committed_value(present, name, value)
+        return present
+    obj = model(**values)
+    make_transient_to_detached(obj)  # as loaded: no history, never inserted again
+    session.add(obj)
+    return obj
 
 
 def utcnow() -> datetime:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam
 
 from ..adapters.registry import CivilRegistry, MobileOwnership
-from ..db import db, upsert_insert, utcnow
+from ..db import attach, db, upsert_insert, utcnow
 from ..models import Account
 from ..models.accounts import new_public_sub
 
@@ -36,17 +36,18 @@ def account_for(national_id: str) -> Account:
     """The citizen's account, created at the first sign-in, its last sign-in set to now: one
     statement (an upsert), in the caller's transaction (the caller commits it with the
     sign-in it belongs to)."""
-    return db.session.scalars(
-        _upsert(upsert_insert()), {"nid": national_id, "sub": new_public_sub(), "now": utcnow()},
-        execution_options={"populate_existing": True}).one()
+    row = db.session.execute(_upsert(upsert_insert()),
+                             {"nid": national_id, "sub": new_public_sub(), "now": utcnow()}).one()
+    return attach(Account, row._mapping)
 
 
 @functools.cache
 def _upsert(insert):
     """``INSERT ... ON CONFLICT (national_id) DO UPDATE SET last_login_at ... RETURNING`` the
-    account as an object of the request's session, built once per database."""
-    statement = insert(Account).values(national_id=bindparam("nid"), public_sub=bindparam("sub"),
-                                       created_at=bindparam("now"), last_login_at=bindparam("now"), is_admin=False)
+    account's columns, built once per database."""
+    table = Account.__table__
+    statement = insert(table).values(national_id=bindparam("nid"), public_sub=bindparam("sub"),
+                                     created_at=bindparam("now"), last_login_at=bindparam("now"), is_admin=False)
     return statement.on_conflict_do_update(
-        index_elements=[Account.national_id], set_={"last_login_at": statement.excluded.last_login_at},
-    ).returning(Account)
+        index_elements=[table.c.national_id], set_={"last_login_at": statement.excluded.last_login_at},
+    ).returning(*table.columns)

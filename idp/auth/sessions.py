@@ -6,9 +6,10 @@ from datetime import timedelta
 from typing import Callable
 
 from flask import g
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, inspect, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
-from ..db import db, utcnow
+from ..db import attach, db, utcnow
 from ..models import Account, LoginSession
 from ..security import random_token
 
@@ -21,14 +22,16 @@ class SessionService:
         self.on_end: list[Callable[[LoginSession], None]] = []
 
     def start(self, account: Account, acr: str, amr, ip=None, user_agent=None) -> LoginSession:
-        """A new session, added to the request's transaction: the caller commits it with the
+        """A new session, written in the request's transaction: the caller commits it with the
         sign-in's other writes (the account, the event, and a code when one is issued at once)."""
         now = utcnow()
-        login = LoginSession(sid=random_token(24), account=account, auth_time=now, acr=acr, amr=list(amr),
-                             created_at=now, last_seen_at=now, expires_at=now + self.absolute,
-                             ip=ip, user_agent=(user_agent or "")[:300] or None)
-        db.session.add(login)
-        db.session.flush()
+        values = {"sid": random_token(24), "account_id": account.id, "auth_time": now, "acr": acr,
+                  "amr": list(amr), "created_at": now, "last_seen_at": now, "expires_at": now + self.absolute,
+                  "ended_at": None, "ip": ip, "user_agent": (user_agent or "")[:300] or None}
+        db.session.execute(_INSERT, values)
+        login = attach(LoginSession, values)
+        set_committed_value(login, "account", account)
+        g.login_session = login  # held for the request (the identity map holds its objects weakly)
         return login
 
     def step_up(self, login: LoginSession, acr: str, amr) -> None:
@@ -40,7 +43,7 @@ class SessionService:
         """The live session with this id; touches it (idle timeout) at most once a minute."""
         if not sid:
             return None
-        login = db.session.get(LoginSession, sid)
+        login = _held(sid) or _load(sid)
         g.login_session = login  # held for the request: a second lookup is answered from the session's identity map
         now = utcnow()
         if login is None or login.ended_at is not None:
@@ -64,3 +67,28 @@ class SessionService:
             for listener in self.on_end:
                 listener(login)
         return bool(ended)
+
+
+_INSERT = insert(LoginSession.__table__)  # statements built once: building one costs more than running it
+_ACCOUNT_COLUMNS = {f"account_{column.key}": column.key for column in Account.__table__.columns}
+_LOAD = (select(*LoginSession.__table__.columns,
+                *(column.label(label) for label, column in zip(_ACCOUNT_COLUMNS, Account.__table__.columns)))
+         .join_from(LoginSession.__table__, Account.__table__, LoginSession.account_id == Account.id)
+         .where(LoginSession.sid == bindparam("sid")))
+
+
+def _held(sid: str) -> LoginSession | None:
+    """The session's object already in this request (started, or looked up, earlier in it)."""
+    return db.session.identity_map.get(inspect(LoginSession).identity_key_from_primary_key([sid]))
+
+
+def _load(sid: str) -> LoginSession | None:
+    """The sign-in session and its account in one statement, as objects of the request's session."""
+    row = db.session.execute(_LOAD, {"sid": sid}).first()
+    if row is None:
+        return None
+    values = row._mapping
+    account = attach(Account, {name: values[label] for label, name in _ACCOUNT_COLUMNS.items()})
+    login = attach(LoginSession, {column.key: values[column.key] for column in LoginSession.__table__.columns})
+    set_committed_value(login, "account", account)
+    return login
