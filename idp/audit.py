@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert
 
-from .db import db, utcnow
+from .db import db, run_alone, utcnow
 from .models import AuditEvent
 from .security import keyed_hash
 
@@ -68,9 +68,9 @@ def record(event: Event, outcome: str = "ok", *, origin: Origin | None = None,
            account_id: int | None = None, national_id: str | None = None,
            client_id: str | None = None, commit: bool = True, **details) -> None:
     origin = origin or Origin()
-    # a plain INSERT in the request's transaction (no object to track: events are never read back
-    # by the request that writes them), committed now or with the change it reports
-    db.session.execute(_INSERT, {
+    # a plain INSERT (no object to track: events are never read back by the request that writes
+    # them), committed with the change it reports, or on its own when it reports no change
+    params = {
         "at": utcnow(),
         "event": event.value,
         "outcome": outcome,
@@ -80,6 +80,10 @@ def record(event: Event, outcome: str = "ok", *, origin: Origin | None = None,
         "ip": origin.ip,
         "user_agent": (origin.user_agent or "")[:300] or None,
         "details": details,
-    })
+    }
     if commit:
-        db.session.commit()
+        run_alone(_INSERT, params)  # in the request's transaction if one is open, committed with it
+        if db.session().in_transaction():
+            db.session.commit()
+    else:
+        db.session.execute(_INSERT, params)

@@ -92,6 +92,29 @@ def _insert_ignoring(table, insert):
     return insert(table).on_conflict_do_nothing()
 
 
+def run_alone(statement, params: dict, *, rows: bool = False):
+    """Run one statement as a transaction of its own (autocommit) when the request's session
+    has nothing in progress (no transaction, no pending change); else in the session's
+    transaction, as any statement. ``rows``: return its rows (a read).
+
+    One statement needs no BEGIN and no COMMIT around it: on its own it is one round trip
+    where a transaction of one statement is three (for a single event's write, or a read
+    before anything is written)."""
+    session = db.session()
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
+        result = session.execute(statement, params)
+        return result.all() if rows else None
+    with _autocommit(db.engine).connect() as connection:
+        result = connection.execute(statement, params)
+        return result.all() if rows else None
+
+
+@functools.cache
+def _autocommit(engine):
+    """The engine's pool, its connections in autocommit while they are lent out (reset on return)."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def attach(model, values):
     """The request session's object for a row that a built-once statement has just read or
     written (``values``: its columns by name), with no query to load it and no change to flush.

@@ -97,9 +97,9 @@ class ServerSessionInterface(SessionInterface):
     def _save(self, app, session, response):
         domain = self.get_cookie_domain(app)
         path = self.get_cookie_path(app)
-        if session.rotated_from:
-            self.store.delete(self._key(session.rotated_from))
         if not session:
+            if session.rotated_from:
+                self.store.delete(self._key(session.rotated_from))
             if session.sid and (session.modified or session.rotated_from):
                 self.store.delete(self._key(session.sid))
                 response.delete_cookie(self.cookie_name, domain=domain, path=path)
@@ -108,7 +108,10 @@ class ServerSessionInterface(SessionInterface):
             return
         if session.sid is None:
             session.sid = random_token()
-        self.store.put(self._key(session.sid), dict(session), self.lifetime)
+        if session.rotated_from:  # the data under its new id, and nothing under the old one
+            self.store.move(self._key(session.rotated_from), self._key(session.sid), dict(session), self.lifetime)
+        else:
+            self.store.put(self._key(session.sid), dict(session), self.lifetime)
         response.set_cookie(
             self.cookie_name, session.sid, max_age=self.lifetime, domain=domain, path=path,
             httponly=True, secure=self.get_cookie_secure(app), samesite="Lax",

@@ -25,7 +25,7 @@ import requests
 from flask import g, has_request_context
 from sqlalchemy import bindparam, select
 
-from ..db import db
+from ..db import db, run_alone
 from ..models import Citizen
 from ..text import normalize_mobile
 from .breaker import CircuitBreaker
@@ -93,7 +93,8 @@ class DatabaseRegistry:
             row = memo[national_id]
             return Lookup(None if row is None else _person(row), live=True)
         try:
-            row = memo[national_id] = db.session.execute(_CITIZEN, {"national_id": national_id}).first()
+            found = run_alone(_CITIZEN, {"national_id": national_id}, rows=True)  # a read needs no transaction
+            row = memo[national_id] = found[0] if found else None
         except Exception as exc:  # noqa: BLE001 - any database failure means "cannot answer"
             db.session.rollback()
             raise RegistryUnavailable(str(exc)) from exc

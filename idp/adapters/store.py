@@ -35,6 +35,7 @@ class KeyValueStore(Protocol):
     def put_many(self, items: list[tuple[str, dict, int]]) -> None: ...
     def add(self, key: str, value: dict, ttl: int) -> bool: ...
     def delete(self, key: str) -> bool: ...
+    def move(self, old_key: str, key: str, value: dict, ttl: int) -> None: ...
     def take(self, key: str) -> bool: ...
     def incr(self, key: str, ttl: int, amount: int = 1) -> int: ...
     def count(self, key: str) -> int: ...
@@ -76,6 +77,11 @@ class SqlStore:
             db.session.rollback()
             return False
         return True
+
+    def move(self, old_key, key, value, ttl):
+        """``value`` under ``key`` and nothing under ``old_key`` any more, in one commit."""
+        db.session.execute(delete(KVEntry).where(KVEntry.key == old_key))
+        self.put(key, value, ttl)
 
     def delete(self, key):
         """True only when a live entry was removed (as Redis' DEL of a key that has not expired)."""
@@ -334,6 +340,19 @@ class RedisStore:
         deleted = self._call(self._redis.delete, full) > 0
         self._written(full)
         return deleted
+
+    def move(self, old_key, key, value, ttl):
+        """``value`` under ``key`` and nothing under ``old_key`` any more: both or neither, in one
+        round trip (MULTI ... EXEC)."""
+        full = self._prefix + key
+
+        def run():
+            pipe = self._redis.pipeline()
+            pipe.set(full, json.dumps(value), ex=ttl)
+            pipe.delete(self._prefix + old_key)
+            pipe.execute()
+        self._call(run)
+        self._written(full, self._prefix + old_key)
 
     def take(self, key):
         """Remove the entry; True for the one caller that removed it. (Redis has no transaction

@@ -39,6 +39,14 @@ def check_store_contract(store, advance: Callable[[float], None]) -> None:
     assert store.delete("never-there") is False
     assert store.add("b", {"v": "again"}, 60) is True  # absent again after delete
 
+    # move: the value under the new key, nothing under the old one (a session's new id at sign-in)
+    store.put("old-id", {"v": "before"}, 60)
+    store.move("old-id", "new-id", {"v": "after"}, 60)
+    assert store.get("old-id") is None and store.get("new-id") == {"v": "after"}
+    store.move("never-there", "new-id", {"v": "again"}, 60)  # nothing to remove: a put
+    assert store.get("new-id") == {"v": "again"}
+    assert store.delete("new-id") is True
+
     # incr: a counter from 1
     assert store.incr("c", 60) == 1
     assert store.incr("c", 60) == 2
