@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from ..audit import Event, record, request_origin
-from ..db import db, utcnow
+from ..db import attach, db, utcnow
 from ..models import Account, AuthorizationCode, LoginSession, Token
 from ..security import keyed_hash
 from .claims import IDENTITY_SCOPES, EndUser, claims_for_scope, scope_of, subject_for
@@ -274,7 +274,8 @@ class OpenIDRefresh(OpenIDCode):
 _SIGNED_IN = (LoginSession.sid == bindparam("sid"), LoginSession.ended_at.is_(None),
               LoginSession.expires_at > bindparam("now"))
 _SESSION_ALIVE = select(LoginSession.sid).where(*_SIGNED_IN)
-_ACCOUNT = select(Account).where(Account.id == bindparam("account_id"))
+# the account's columns (its row becomes the session's object: idp.db.attach), not the ORM entity
+_ACCOUNT = select(*Account.__table__.columns).where(Account.id == bindparam("account_id"))
 _ACCOUNT_SIGNED_IN = _ACCOUNT.join(LoginSession, LoginSession.account_id == Account.id).where(*_SIGNED_IN)
 
 
@@ -288,9 +289,10 @@ def session_alive(sid: str | None) -> bool:
 def account_while_signed_in(account_id: int, sid: str | None) -> Account | None:
     """The grant's account while the sign-in it came from is still on (one query), else None."""
     if not sid:
-        return db.session.execute(_ACCOUNT, {"account_id": account_id}).scalar_one_or_none()
-    return db.session.execute(_ACCOUNT_SIGNED_IN, {"account_id": account_id, "sid": sid,
-                                                   "now": utcnow()}).scalar_one_or_none()
+        row = db.session.execute(_ACCOUNT, {"account_id": account_id}).first()
+    else:
+        row = db.session.execute(_ACCOUNT_SIGNED_IN, {"account_id": account_id, "sid": sid, "now": utcnow()}).first()
+    return None if row is None else attach(Account, row._mapping)
 
 
 def revoke_family(family_id: str | None) -> int:
