@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from babel import support
-from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm as _FlaskForm
 from wtforms import StringField
 from wtforms.i18n import messages_path
 from wtforms.validators import AnyOf, DataRequired, ValidationError
 
 from . import rendering
+from .rendering import lazy_gettext as _l
 from .text import InvalidMobile, InvalidNationalId, normalize_digits, normalize_mobile, normalize_national_id
 
 
@@ -21,7 +20,7 @@ class _WTFormsMessages:
     _catalogues: dict = {}
 
     def _catalogue(self):
-        locale = str(get_locale() or "fa")
+        locale = rendering.locale()
         catalogue = self._catalogues.get(locale)
         if catalogue is None:
             catalogue = self._catalogues[locale] = support.Translations.load(messages_path(), [locale], "wtforms")

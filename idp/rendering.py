@@ -1,18 +1,22 @@
-"""Page rendering: the templates' translations looked up once per request; form fields drawn without
-WTForms' costlier attribute writer (the same markup)."""
+"""Page rendering: the templates' translations and the request's language looked up once per request; the
+addresses of static files built once; form fields drawn without WTForms' costlier attribute writer (the same
+markup)."""
 
 from __future__ import annotations
 
 from functools import cache
 
-from flask import Flask, g
-from flask_babel import get_translations
+from flask import Flask
+from flask.globals import _cv_app, _cv_request
+from flask_babel import get_locale, get_translations
+from flask_babel.speaklater import LazyString
 from jinja2 import pass_eval_context
 from markupsafe import Markup, escape
 from wtforms import widgets
 from wtforms.widgets.core import clean_key
 
 _CATALOGUE = "_page_translations"
+_LOCALE = "_page_locale"
 
 
 def translations():
@@ -23,13 +27,29 @@ def translations():
     Flask-Babel's own answer (no translation). Flask-Babel's ``refresh()`` and ``force_locale()`` do not reach
     this catalogue (nothing uses them).
     """
-    if not g:
+    # the application context's ``g`` read from Flask's own context variable: ``flask.g`` is a proxy that finds
+    # it again on every attribute, several times the cost of the translation
+    app_ctx = _cv_app.get(None)
+    if app_ctx is None:
         return get_translations()
-    catalogue = g.get(_CATALOGUE)
+    page = app_ctx.g.__dict__
+    catalogue = page.get(_CATALOGUE)
     if catalogue is None:
-        catalogue = get_translations()
-        setattr(g, _CATALOGUE, catalogue)
+        catalogue = page[_CATALOGUE] = get_translations()
     return catalogue
+
+
+def locale() -> str:
+    """The request's language (``fa`` when there is none), as Flask-Babel chose it, found once per request like
+    its catalogue (Flask-Babel's ``get_locale`` looks for it through several proxies at every call)."""
+    app_ctx = _cv_app.get(None)
+    if app_ctx is None:
+        return str(get_locale() or "fa")
+    page = app_ctx.g.__dict__
+    name = page.get(_LOCALE)
+    if name is None:
+        name = page[_LOCALE] = str(get_locale() or "fa")
+    return name
 
 
 # The templates' gettext functions: what Jinja's i18n extension installs with ``newstyle=True`` (translate, mark
@@ -61,9 +81,22 @@ def npgettext(eval_ctx, context, singular, plural, num, /, **variables):
     return _formatted(eval_ctx, translations().unpgettext(context, singular, plural, num), variables)
 
 
+def lazy_gettext(string: str, /, **variables) -> LazyString:
+    """Flask-Babel's ``lazy_gettext`` (the text translated whenever it is used: forms' labels and messages), from
+    the request's catalogue as the templates' strings are."""
+    return LazyString(_translated, string, **variables)
+
+
+def _translated(string, **variables):
+    text = translations().ugettext(string)
+    return text % variables if variables else text  # as Flask-Babel's gettext
+
+
 def _formatted(eval_ctx, text, variables):
     if eval_ctx.autoescape:
         text = Markup(text)
+    if not variables and "%" not in text:
+        return text  # what formatting would give (most strings have no placeholder), without its cost
     return text % variables  # always a format string, as Jinja's newstyle gettext does
 
 
@@ -73,6 +106,31 @@ def install(app: Flask) -> None:
     env.add_extension("jinja2.ext.i18n")  # for {% trans %}; already there with Flask-Babel
     env.newstyle_gettext = True  # {% trans %} leaves formatting and escaping to the functions
     env.globals.update(_=gettext, gettext=gettext, ngettext=ngettext, pgettext=pgettext, npgettext=npgettext)
+    env.globals["url_for"] = _url_for(app)
+    env.globals["field_attributes"] = field_attributes
+
+
+def _url_for(app: Flask):
+    """The templates' ``url_for``: Flask's, except that the addresses that take nothing from the page (a static
+    file, a page without parameters) are built once for each script root the application is mounted at."""
+    build = app.url_for
+    built: dict = {}
+
+    def url_for(endpoint: str, /, **values) -> str:
+        request_ctx = _cv_request.get(None)
+        # url_defaults functions could add values to any address: none are registered, but then nothing is kept
+        if (request_ctx is None or app.url_default_functions or endpoint[:1] == "."
+                or (values and (endpoint != "static" or values.keys() != {"filename"}))):
+            return build(endpoint, **values)
+        key = (request_ctx.url_adapter.script_name, endpoint, values.get("filename"))
+        url = built.get(key)
+        if url is None:
+            if len(built) >= 1024:  # a bound, should script roots keep changing
+                built.clear()
+            url = built[key] = build(endpoint, **values)
+        return url
+
+    return url_for
 
 
 _QUOTE = Markup("&quot;")
@@ -109,6 +167,22 @@ class HiddenInput(widgets.HiddenInput):
 
 #: WTForms' widgets and their lean equivalents (the same markup)
 LEAN_WIDGETS = {widgets.TextInput: TextInput(), widgets.HiddenInput: HiddenInput()}
+
+
+def field_attributes(field, help, attributes: dict) -> dict:
+    """The attributes the ``field`` macro (``_forms.html``) gives a field: the caller's, with aria-describedby
+    naming the help text and the error messages too, and aria-invalid when the field has errors (one call where
+    the template's filters and method calls took several)."""
+    attributes = dict(attributes)
+    described_by = [name for name in (attributes.get("aria-describedby"), f"{field.id}-help" if help else None,
+                                      f"{field.id}-error" if field.errors else None) if name]
+    if any(hasattr(name, "__html__") for name in described_by):  # as Jinja's join filter
+        attributes["aria-describedby"] = Markup(" ").join(described_by)
+    elif described_by:
+        attributes["aria-describedby"] = " ".join(map(str, described_by))
+    if field.errors:
+        attributes["aria-invalid"] = "true"
+    return attributes
 
 
 def render_field(field, render_kw: dict) -> Markup | None:

@@ -6,9 +6,9 @@ from zoneinfo import ZoneInfo
 
 import jdatetime
 from flask import Flask
-from flask_babel import get_locale
 
 from ..audit import request_origin
+from ..rendering import locale as current_locale
 from ..text import to_persian_digits
 
 TEHRAN = ZoneInfo("Asia/Tehran")
@@ -24,13 +24,13 @@ SECURITY_HEADERS = (("content-security-policy", "Content-Security-Policy", CSP),
 def local_digits(value) -> str:
     """Numbers as the citizen reads them: Persian digits on Persian pages."""
     text = str(value)
-    return to_persian_digits(text) if str(get_locale() or "fa") == "fa" else text
+    return to_persian_digits(text) if current_locale() == "fa" else text
 
 
 def local_datetime(value) -> str:
     """A UTC timestamp as the citizen reads it: Solar Hijri in Persian, Gregorian in English (Tehran time)."""
     moment = value.astimezone(TEHRAN)
-    if str(get_locale() or "fa") == "fa":
+    if current_locale() == "fa":
         return to_persian_digits(jdatetime.datetime.fromgregorian(datetime=moment).strftime("%Y/%m/%d %H:%M"))
     return moment.strftime("%Y-%m-%d %H:%M")
 
@@ -49,7 +49,7 @@ def register_views(app: Flask) -> None:
 
     @app.context_processor
     def locale_globals():
-        locale = str(get_locale() or "fa")
+        locale = current_locale()
         return {"current_locale": locale, "text_direction": "rtl" if locale == "fa" else "ltr"}
 
     @app.after_request

@@ -114,3 +114,35 @@ def test_claim_labels(bare_app, claim, lang, label):
         page = render_template_string('{% from "_claims.html" import claim_label %}{{ claim_label(claim) }}',
                                       claim=claim)
     assert page == label
+
+
+def test_template_urls_follow_the_script_root(bare_app):
+    page = "{{ url_for('static', filename='css/panjereh.css') }}|{{ url_for('pages.catalogue') }}"
+    for root in ("", "/idp", ""):  # built once per root, each time for the root of the request
+        with bare_app.test_request_context("/", base_url="http://localhost" + root):
+            assert render_template_string(page) == f"{root}/static/css/panjereh.css|{root}/services"
+
+
+def test_form_labels_and_the_locale_follow_the_requests_language(bare_app):
+    for lang in ("en", "fa", "en"):
+        with bare_app.test_request_context("/"):
+            g.ui_locale = lang  # chosen before the first string is translated
+            label = str(IdentifyForm().national_id.label.text)
+            assert (label == "National ID") == (lang == "en")
+            assert rendering.locale() == lang
+
+
+@pytest.mark.parametrize("described_by", [None, "x&y", Markup("a&amp;b")])
+@pytest.mark.parametrize("help", [None, "h"])
+@pytest.mark.parametrize("errors", [[], ["e"]])
+def test_field_attributes_name_the_help_and_errors(bare_app, described_by, help, errors):
+    with bare_app.test_request_context("/"):
+        field = OtpForm().otp
+        field.errors = errors
+        given = {"class_": "x"} if described_by is None else {"class_": "x", "aria-describedby": described_by}
+        attributes = rendering.field_attributes(field, help, given)
+    names = [n for n in (described_by, "otp-help" if help else None, "otp-error" if errors else None) if n]
+    separator = Markup(" ") if isinstance(described_by, Markup) else " "
+    assert attributes.get("aria-describedby", "") == separator.join(names)
+    assert ("aria-invalid" in attributes) == bool(errors)
+    assert attributes["class_"] == "x" and "aria-invalid" not in given
