@@ -15,7 +15,7 @@ class AuthorizationCode(db.Model):
     __tablename__ = "authorization_codes"
 
     code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    client_id: Mapped[str] = mapped_column(String(64))  # codes are found by their hash only
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     redirect_uri: Mapped[str] = mapped_column(Text)
     scope: Mapped[str] = mapped_column(Text)
