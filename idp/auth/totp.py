@@ -14,7 +14,6 @@ import secrets
 import time
 
 import pyotp
-import segno
 from sqlalchemy import select, update
 
 from ..db import db, utcnow
@@ -38,6 +37,8 @@ def provisioning_uri(secret: str, label: str) -> str:
 
 def qr_svg(uri: str) -> str:
     """The provisioning URI as an inline SVG QR code, drawn here (no outside service)."""
+    import segno  # only the enrolment page draws a QR code: not loaded into every worker
+
     buffer = io.BytesIO()
     segno.make(uri, error="m").save(buffer, kind="svg", scale=5, border=2, xmldecl=False, svgns=True,
                                     title="QR", dark="#111", light="#fff")

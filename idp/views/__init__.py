@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-import jdatetime
 from flask import Flask
 
 from ..audit import request_origin
@@ -31,6 +30,8 @@ def local_datetime(value) -> str:
     """A UTC timestamp as the citizen reads it: Solar Hijri in Persian, Gregorian in English (Tehran time)."""
     moment = value.astimezone(TEHRAN)
     if current_locale() == "fa":
+        import jdatetime  # the account and console pages only: not loaded into every worker
+
         return to_persian_digits(jdatetime.datetime.fromgregorian(datetime=moment).strftime("%Y/%m/%d %H:%M"))
     return moment.strftime("%Y-%m-%d %H:%M")
 
