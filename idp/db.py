@@ -122,14 +122,16 @@ def attach(model, values):
     An ORM query or flush of one row costs several times the statement itself; this is the row
     as the database answered, placed in the session's identity map (as a query would): later
     lookups by primary key find it there, and a change made to it is flushed at commit. When
-    the session already holds an object for the row, that object is updated and returned."""
+    the session already holds an object for the row, that object is refreshed with the row and
+    returned, unless it has changes not yet written (they are kept, as a query keeps them)."""
     session = db.session()
     mapper = inspect(model)
     key = mapper.identity_key_from_primary_key([values[column.key] for column in mapper.primary_key])
     present = session.identity_map.get(key)
     if present is not None:
-        for name, value in values.items():
-            set_committed_value(present, name, value)
+        if not inspect(present).modified:
+            for name, value in values.items():
+                set_committed_value(present, name, value)
         return present
     obj = model(**values)
     make_transient_to_detached(obj)  # as loaded: no history, never inserted again

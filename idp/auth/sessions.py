@@ -70,7 +70,7 @@ class SessionService:
 
 
 _INSERT = insert(LoginSession.__table__)  # statements built once: building one costs more than running it
-_ACCOUNT_COLUMNS = {f"account_{column.key}": column.key for column in Account.__table__.columns}
+_ACCOUNT_COLUMNS = {f"account__{column.key}": column.key for column in Account.__table__.columns}  # no clash
 _LOAD = (select(*LoginSession.__table__.columns,
                 *(column.label(label) for label, column in zip(_ACCOUNT_COLUMNS, Account.__table__.columns)))
          .join_from(LoginSession.__table__, Account.__table__, LoginSession.account_id == Account.id)
@@ -78,8 +78,10 @@ _LOAD = (select(*LoginSession.__table__.columns,
 
 
 def _held(sid: str) -> LoginSession | None:
-    """The session's object already in this request (started, or looked up, earlier in it)."""
-    return db.session.identity_map.get(inspect(LoginSession).identity_key_from_primary_key([sid]))
+    """The session's object already in this request (started, or looked up, earlier in it), unless a
+    rollback has since expired it (it may never have been committed): then it is read again."""
+    login = db.session.identity_map.get(inspect(LoginSession).identity_key_from_primary_key([sid]))
+    return None if login is None or inspect(login).expired else login
 
 
 def _load(sid: str) -> LoginSession | None:

@@ -222,6 +222,10 @@ def start_interaction(params, client, decision, interaction, scope: str):
         started = session.setdefault("interactions", [])
         session["interactions"] = (started + [interaction.id])[-10:]
         record(Event.LOGIN_STARTED, origin=origin(), client_id=client.client_id, reasons=list(decision.reasons))
+    if new and "request_uri" in request.values:
+        # a pushed request (PAR) is used once: the page is shown at its step's address, where a
+        # reload or the back button finds it, not at /authorize, where they would spend it again
+        return redirect(steps.step_url(interaction, target), 303)
     if target == "consent":
         return steps.consent_page(interaction, client, scope)
     if target == "factor":

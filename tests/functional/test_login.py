@@ -50,6 +50,16 @@ def send_pair(browser, rp, national_id, mobile, **extra):
                                          {"national_id": national_id, "mobile": mobile}))
 
 
+def action_of(page, field: str) -> str:
+    """Where the page's form with ``field`` posts: the step's own URL (a step's page may be the answer
+    to another address, e.g. the first one is shown at /authorize)."""
+    return Forms(page.get_data(as_text=True)).with_field(field)["action"]
+
+
+def csrf_of(page, field: str) -> str:
+    return Forms(page.get_data(as_text=True)).with_field(field)["fields"]["csrf_token"]
+
+
 def enter_code(browser, page, code):
     return browser.submit(page, "otp", {"otp": code})
 
@@ -313,23 +323,25 @@ def test_code_is_single_use(app, rp, browser, citizen):
     assert replay.status_code == 303 and replay.headers["Location"].endswith("/consent")  # on to where it is
     assert login_sessions(rp) == 1  # nothing was done twice
     stranger = new_browser(app, browser)  # and in any other browser, the sign-in does not exist
-    assert stranger.client.post(Forms(page.get_data(as_text=True)).with_field("otp")["action"],
-                                data={"otp": code}).status_code == 400
+    token = csrf_of(identify_page(stranger, rp, ui_locales="en"), "national_id")  # a CSRF token of its own
+    refused = stranger.client.post(action_of(page, "otp"), data={"csrf_token": token, "otp": code})
+    assert refused.status_code == 400 and "This sign-in has expired" in refused.get_data(as_text=True)
+    assert login_sessions(rp) == 1
 
 
 # --- the interaction belongs to one browser ---
 
 def test_interaction_from_another_browser_is_rejected(app, rp, browser, citizen):
     page = identify_page(browser, rp)
-    path = page.request.path
+    path = action_of(page, "national_id")  # the victim's identify step
+    assert page_step(browser.get(path)) == "identify"  # its own browser finds it there
     intruder = new_browser(app, browser)
     assert intruder.get(path).status_code == 400
     # even with a CSRF token of its own, the intruder cannot post to the victim's interaction
-    own = identify_page(intruder, rp)
-    token = Forms(own.get_data(as_text=True)).with_field("national_id")["fields"]["csrf_token"]
+    token = csrf_of(identify_page(intruder, rp, ui_locales="en"), "national_id")
     response = intruder.client.post(path, data={"csrf_token": token, "national_id": citizen["national_id"],
                                                 "mobile": citizen["mobile"]})
-    assert response.status_code == 400
+    assert response.status_code == 400 and "This sign-in has expired" in response.get_data(as_text=True)
     assert sms_messages(browser.outbox) == []
 
 
@@ -337,11 +349,10 @@ def test_verify_step_from_another_browser_is_rejected(app, rp, browser, citizen)
     page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
     code = last_code(browser.outbox)
     intruder = new_browser(app, browser)
-    own = identify_page(intruder, rp)
-    token = Forms(own.get_data(as_text=True)).with_field("national_id")["fields"]["csrf_token"]
-    response = intruder.client.post(page.request.path, data={"csrf_token": token, "otp": code})
-    assert response.status_code == 400
-    assert not at_rp(response, rp)
+    token = csrf_of(identify_page(intruder, rp, ui_locales="en"), "national_id")
+    response = intruder.client.post(action_of(page, "otp"), data={"csrf_token": token, "otp": code})
+    assert response.status_code == 400 and "This sign-in has expired" in response.get_data(as_text=True)
+    assert not at_rp(response, rp) and no_login_sessions(rp)
 
 
 def test_unknown_interaction_is_rejected(browser):
@@ -350,26 +361,23 @@ def test_unknown_interaction_is_rejected(browser):
 
 # --- CSRF ---
 
-def test_identify_without_csrf_token_is_refused(rp, browser, citizen):
-    page = identify_page(browser, rp)
-    response = browser.client.post(page.request.path, data={"national_id": citizen["national_id"],
-                                                            "mobile": citizen["mobile"]})
-    assert response.status_code == 400
+@pytest.mark.parametrize("token", [None, "forged"])
+def test_identify_without_a_valid_csrf_token_is_refused(rp, browser, citizen, token):
+    page = identify_page(browser, rp, ui_locales="en")
+    pair = {"national_id": citizen["national_id"], "mobile": citizen["mobile"]}
+    response = browser.client.post(action_of(page, "national_id"), data=pair | ({"csrf_token": token} if token else {}))
+    assert response.status_code == 400 and "the form expired" in response.get_data(as_text=True)
     assert sms_messages(browser.outbox) == []
-
-
-def test_identify_with_a_forged_csrf_token_is_refused(rp, browser, citizen):
-    page = identify_page(browser, rp)
-    response = browser.client.post(page.request.path, data={"csrf_token": "forged", "national_id":
-                                                            citizen["national_id"], "mobile": citizen["mobile"]})
-    assert response.status_code == 400
-    assert sms_messages(browser.outbox) == []
+    # the same form with its token goes on
+    assert page_step(browser.client.post(action_of(page, "national_id"),
+                                         data=pair | {"csrf_token": csrf_of(page, "national_id")})) == "verify"
 
 
 def test_code_without_csrf_token_is_refused(rp, browser, citizen):
-    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])
-    response = browser.client.post(page.request.path, data={"otp": last_code(browser.outbox)})
-    assert response.status_code == 400
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"], ui_locales="en")
+    response = browser.client.post(action_of(page, "otp"), data={"otp": last_code(browser.outbox)})
+    assert response.status_code == 400 and "the form expired" in response.get_data(as_text=True)
+    assert no_login_sessions(rp)
 
 
 # --- the session cookie ---

@@ -121,7 +121,10 @@ def test_request_uri_is_single_use(rp, browser, citizen):
 def test_request_uri_is_single_use_even_before_login(rp, browser):
     request_uri = pushed_uri(rp)
     first = browser.get(authorize_with_uri(rp, request_uri))
-    assert page_step(first) == "identify"  # the sign-in started
+    # the sign-in started, its page at the step's own address: a reload there does not spend the request again
+    assert first.status_code == 303 and "/interaction/" in first.headers["Location"]
+    for _ in range(2):
+        assert page_step(browser.get(first.headers["Location"])) == "identify"
     assert_refused(browser.get(authorize_with_uri(rp, request_uri)), "invalid_request_uri", "invalid_request")
 
 
