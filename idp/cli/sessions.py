@@ -4,6 +4,11 @@ A session also ends lazily when its browser comes back; the sweep makes sure
 every service that took part in an expired session hears of it (back-channel
 logout) even when the browser never returns. Run it every minute or so (cron,
 a systemd timer, a Kubernetes CronJob).
+
+It also removes the authorization codes that expired an hour ago or more: a code
+is kept while it can be redeemed (and a while after, for the record), and a
+replayed code is still recognised without it (its tokens carry its hash), so the
+table holds about an hour of sign-ins rather than every one ever made.
 """
 
 from __future__ import annotations
@@ -11,10 +16,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import click
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 
 from ..db import db, utcnow
-from ..models import LoginSession
+from ..models import AuthorizationCode, LoginSession
 from ..services import services
 from ._app import app_context
 
@@ -38,4 +43,19 @@ def sweep(limit):
         ended = sum(1 for login in expired if svc.sessions.end(login))
         courier = app.extensions.get("panjereh.courier")
         delivered = courier.deliver_due() if courier is not None else 0
-    click.echo(f"Ended {ended} expired session(s); attempted {delivered} logout notice(s).")
+        removed = remove_expired_codes(now - CODES_KEPT_AFTER_EXPIRY, limit)
+    click.echo(f"Ended {ended} expired session(s); attempted {delivered} logout notice(s); "
+               f"removed {removed} expired authorization code(s).")
+
+
+CODES_KEPT_AFTER_EXPIRY = timedelta(hours=1)
+
+
+def remove_expired_codes(expired_before, limit: int) -> int:
+    """Delete at most ``limit`` codes that expired before ``expired_before`` (a bounded batch: the
+    next run takes the rest), in one statement."""
+    batch = (select(AuthorizationCode.code_hash).where(AuthorizationCode.expires_at < expired_before)
+             .limit(limit).scalar_subquery())
+    removed = db.session.execute(delete(AuthorizationCode).where(AuthorizationCode.code_hash.in_(batch))).rowcount
+    db.session.commit()
+    return removed

@@ -50,3 +50,31 @@ class _context:
 
     def __exit__(self, *exc):
         self.ctx.pop()
+
+
+def test_sweep_removes_codes_an_hour_past_their_expiry_and_a_replay_is_still_caught(app, rp, browser, citizen,
+                                                                                   monkeypatch):
+    from idp.models import AuthorizationCode
+
+    response = browser.consent(browser.login(browser.get(rp.authorize_url()), citizen["national_id"],
+                                             citizen["mobile"]))
+    code = query(response.headers["Location"])["code"]
+    tokens = rp.redeem(code).get_json()
+    fresh = query(browser.follow(browser.get(rp.authorize_url())).headers["Location"])["code"]  # single sign-on
+    with app.app_context():
+        rows = db.session.execute(select(AuthorizationCode).order_by(AuthorizationCode.created_at)).scalars().all()
+        assert len(rows) == 2
+        rows[0].expires_at = utcnow() - timedelta(hours=2)  # the redeemed one, long expired
+        db.session.commit()
+
+    from idp.cli import sessions as sessions_cli
+
+    monkeypatch.setattr(sessions_cli, "app_context", lambda: _context(app))
+    result = CliRunner().invoke(sessions_cli.sweep, [])
+    assert result.exit_code == 0 and "removed 1 expired authorization code" in result.output, result.output
+    with app.app_context():
+        assert db.session.execute(select(db.func.count()).select_from(AuthorizationCode)).scalar() == 1
+    assert rp.redeem(fresh).status_code == 200  # the code still valid was kept
+    replay = rp.redeem(code)  # the removed one, replayed: refused, and its tokens revoked (RFC 6749 4.1.2)
+    assert replay.status_code == 400 and replay.get_json()["error"] == "invalid_grant"
+    assert rp.http.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code == 401
