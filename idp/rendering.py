@@ -27,29 +27,27 @@ def translations():
     Flask-Babel's own answer (no translation). Flask-Babel's ``refresh()`` and ``force_locale()`` do not reach
     this catalogue (nothing uses them).
     """
-    # the application context's ``g`` read from Flask's own context variable: ``flask.g`` is a proxy that finds
-    # it again on every attribute, several times the cost of the translation
-    app_ctx = _cv_app.get(None)
-    if app_ctx is None:
-        return get_translations()
-    page = app_ctx.g.__dict__
-    catalogue = page.get(_CATALOGUE)
-    if catalogue is None:
-        catalogue = page[_CATALOGUE] = get_translations()
-    return catalogue
+    return _once_per_request(_CATALOGUE, get_translations)
 
 
 def locale() -> str:
     """The request's language (``fa`` when there is none), as Flask-Babel chose it, found once per request like
     its catalogue (Flask-Babel's ``get_locale`` looks for it through several proxies at every call)."""
+    return _once_per_request(_LOCALE, lambda: str(get_locale() or "fa"))
+
+
+def _once_per_request(name: str, find):
+    """``find()``, kept on the application context's ``g`` for the rest of the request; outside one, ``find()``.
+    ``g`` is read from Flask's own context variable: ``flask.g`` is a proxy that finds it again on every attribute,
+    several times the cost of a translation."""
     app_ctx = _cv_app.get(None)
     if app_ctx is None:
-        return str(get_locale() or "fa")
-    page = app_ctx.g.__dict__
-    name = page.get(_LOCALE)
-    if name is None:
-        name = page[_LOCALE] = str(get_locale() or "fa")
-    return name
+        return find()
+    kept = app_ctx.g.__dict__
+    value = kept.get(name)
+    if value is None:
+        value = kept[name] = find()
+    return value
 
 
 # The templates' gettext functions: what Jinja's i18n extension installs with ``newstyle=True`` (translate, mark

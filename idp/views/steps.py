@@ -15,14 +15,12 @@ from flask import g, render_template, url_for
 
 from ..forms import DecisionForm, FactorForm, IdentifyForm, OtpForm, ResendForm
 from ..interaction.flow import CONSENT, FACTOR, IDENTIFY, VERIFY
-from ..oauth.claims import claims_listed
+from ..oauth.claims import IDENTITY_SCOPES, claims_listed
 from ..services import services
 from ..text import mask_mobile
 
 ENDPOINTS = {IDENTIFY: "interaction.identify", VERIFY: "interaction.verify", FACTOR: "interaction.factor",
              CONSENT: "interaction.consent"}
-#: scopes shown as what the service will know about the citizen (the rest are APIs it may call)
-IDENTITY_SCOPES = frozenset({"openid", "profile", "email", "phone", "national_id", "offline_access"})
 
 
 def step_url(interaction, state: str | None = None) -> str:
