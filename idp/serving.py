@@ -12,6 +12,13 @@ Settings that the environment adjusts:
 ``WEB_CONCURRENCY``             worker processes (default: one per core; the hot paths are CPU-bound)
 ``PANJEREH_WORKER_MAX_RSS_MB``  a worker that grows past this is recycled (default 400)
 
+The server's master process is started lean (``python -m idp.serving``, which ``idp serve
+--production`` becomes by exec): Granian forks the workers from it, and a forked worker carries
+every page its master had touched. Started from the ``idp`` command line, each worker would carry
+the operator commands and the schema tools (Alembic, Mako, Click's command modules) it never
+uses, about 6 MB of resident memory each, and the master itself about 95 MB; started lean, the
+master holds little more than Granian, and each worker only what ``worker_app`` builds.
+
 The rest is fixed here; an operator who needs another Granian setting runs Granian's own
 command line (``granian --interface wsgi --factory idp.serving:worker_app``, where the
 ``GRANIAN_*`` variables apply).
@@ -20,6 +27,7 @@ command line (``granian --interface wsgi --factory idp.serving:worker_app``, whe
 from __future__ import annotations
 
 import os
+import sys
 
 
 def production_settings(host: str | None = None, port: int | None = None, workers: int | None = None) -> dict:
@@ -60,8 +68,35 @@ def worker_app():
 
 
 def serve_production(host: str | None = None, port: int | None = None, workers: int | None = None) -> None:
+    """Become the lean master (``python -m idp.serving``): same process id, same environment."""
+    argv = [sys.executable, "-m", "idp.serving"]
+    for flag, value in (("--host", host), ("--port", port), ("--workers", workers)):
+        if value is not None:
+            argv += [flag, str(value)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
+
+
+def run(host: str | None = None, port: int | None = None, workers: int | None = None) -> None:
     from granian.constants import Interfaces
     from granian.server import Server
 
     settings = production_settings(host, port, workers)
     Server(interface=Interfaces.WSGI, **settings).serve()
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m idp.serving",
+                                     description="Panjereh's production server (what `idp serve --production` runs).")
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--workers", type=int)
+    args = parser.parse_args(argv)
+    run(args.host, args.port, args.workers)
+
+
+if __name__ == "__main__":
+    main()
