@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
+from flask import g
 from sqlalchemy import bindparam
 
 from ..adapters.registry import CivilRegistry, MobileOwnership
@@ -35,10 +36,19 @@ def identify(registry: CivilRegistry, ownership: MobileOwnership, national_id: s
 def account_for(national_id: str) -> Account:
     """The citizen's account, created at the first sign-in, its last sign-in set to now: one
     statement (an upsert), in the caller's transaction (the caller commits it with the
-    sign-in it belongs to)."""
-    row = db.session.execute(_upsert(upsert_insert()),
-                             {"nid": national_id, "sub": new_public_sub(), "now": utcnow()}).one()
-    return attach(Account, row._mapping)
+    sign-in it belongs to). An account this call created is noted for the request
+    (``created_in_request``): it has no consent to look up yet."""
+    sub = new_public_sub()
+    row = db.session.execute(_upsert(upsert_insert()), {"nid": national_id, "sub": sub, "now": utcnow()}).one()
+    account = attach(Account, row._mapping)
+    if account.public_sub == sub:  # inserted now: an existing account keeps its own (random) subject
+        g.account_created = account.id
+    return account
+
+
+def created_in_request(account_id: int) -> bool:
+    """Whether this request's sign-in created the account (its first sign-in)."""
+    return g.get("account_created") == account_id
 
 
 @functools.cache

@@ -19,6 +19,7 @@ from ..interaction.flow import Interaction
 from ..interaction.policy import Context, decide
 from ..oauth import InvalidRequestError, OAuth2Error, consents
 from ..auth import totp
+from ..auth.citizens import created_in_request
 from ..interaction.levels import LOA2, achievable, rank, requested_acr
 from ..oauth.claims import EndUser, subject_for
 from ..oauth.discovery import provider_metadata
@@ -119,7 +120,7 @@ def current_end_user() -> EndUser | None:
 
 
 def has_consent(user: EndUser | None, client, scope: str) -> bool:
-    if user is None:
+    if user is None or created_in_request(user.account.id):  # a first sign-in: nothing to read
         return False
     return consents.covers(user.account.id, client.client_id, scope)
 

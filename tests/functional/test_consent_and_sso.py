@@ -278,3 +278,42 @@ def test_a_consent_grows_to_cover_a_new_scope(app, rp, browser, citizen):
         consents.remember(account_id, rp.client_id, "openid national_id")
         db.session.commit()
         assert set(consents.consented_scope(account_id, rp.client_id).split()) == before | {"national_id"}
+
+
+def test_a_first_sign_in_reads_no_consent_and_a_returning_citizens_is_read(app, rp, browser, citizens):
+    """A citizen's first sign-in creates the account, which can hold no consent yet: the consent page
+    follows without reading any. Once the account exists, each sign-in reads what was allowed."""
+    from sqlalchemy import event
+
+    from idp.db import db
+    from idp.models import Account
+
+    with app.app_context():
+        known = set(db.session.execute(db.select(Account.national_id)).scalars())
+        engine = db.engine
+    newcomer = next((c for c in citizens if c["national_id"] not in known), None)
+    if newcomer is None:
+        pytest.skip("every test citizen already signed in on this module's provider")
+    reads = []
+
+    def on_statement(conn, cursor, statement, params, context, executemany):
+        if "FROM consents" in statement:
+            reads.append(statement)
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    try:
+        sign_in_to_consent(browser, rp, newcomer)  # the first sign-in: not answered
+        assert reads == []
+        again = type(browser)(app.test_client(), browser.outbox)  # no single sign-on: signs in again
+        assert_access_denied(again.consent(sign_in_to_consent(again, rp, newcomer), "deny"), rp)
+        assert reads, "a returning citizen's consent is read"
+        reads.clear()
+        third = type(browser)(app.test_client(), browser.outbox)
+        assert at_rp(third.consent(sign_in_to_consent(third, rp, newcomer)), rp)
+        fourth = type(browser)(app.test_client(), browser.outbox)
+        response = fourth.follow(fourth.get(rp.authorize_url()))
+        response = fourth.login(response, newcomer["national_id"], newcomer["mobile"])
+        assert at_rp(response, rp), "the consent given is honoured after a new sign-in"
+        assert reads
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)
