@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -85,6 +86,23 @@ def test_setup_on_two_hosts_at_once_made_one_schema_and_one_key_pair(cluster):
     keys = sorted(p.name for p in (cluster.workdir / "keys").glob("*.json"))
     assert len(keys) == 2  # one RS256 and one ES256 key, not two of each
     assert all("Database schema is up to date." in out for out in cluster.setup_outputs)
+
+
+def resident_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
+def test_the_production_servers_master_holds_only_the_server(cluster):
+    """``idp serve --production`` becomes the lean ``python -m idp.serving`` (same process): the master
+    that forks and watches the workers does not carry the operator commands and schema tools."""
+    master = cluster.b.proc.pid
+    command = Path(f"/proc/{master}/cmdline").read_bytes().split(b"\0")
+    assert command[1:3] == [b"-m", b"idp.serving"], command
+    assert b"--workers" in command and b"2" in command
+    assert resident_mb(master) < 60  # the command line's process held about 95 MB
 
 
 def test_a_login_started_on_one_host_finishes_on_the_other(cluster, client):
