@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from authlib.oauth2.rfc6749.errors import OAuth2Error, UnsupportedTokenTypeError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _Revocation
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _Introspection
 from sqlalchemy import select
@@ -33,11 +34,26 @@ class RefreshView:
         return self.row.revoked_at is not None or self.row.refresh_used_at is not None
 
 
+class UnsupportedTokenType(OAuth2Error):
+    """A ``token_type_hint`` of a kind we do not issue: a 400, as every error of RFC 6749 section
+    5.2 that is not about the client's credentials (Authlib answers 401, which tells the service
+    its authentication failed when it did not)."""
+
+    error = "unsupported_token_type"
+    status_code = 400
+
+
 class TokenLookup:
     """Find a token we issued from its string: a JWT access token or a refresh token."""
 
     def __init__(self, server):
         self.server = server
+
+    def check_params(self, request, client):
+        try:
+            return super().check_params(request, client)
+        except UnsupportedTokenTypeError as error:
+            raise UnsupportedTokenType(description=error.description) from None
 
     def query_token(self, token_string, token_type_hint):
         if token_string.count(".") == 2:
