@@ -9,6 +9,12 @@ It also removes the authorization codes that expired an hour ago or more: a code
 is kept while it can be redeemed (and a while after, for the record), and a
 replayed code is still recognised without it (its tokens carry its hash), so the
 table holds about an hour of sign-ins rather than every one ever made.
+
+And it removes the token records whose every lifetime ended a day ago or more: a
+record is one token response (its access token's ``jti``, its refresh token's
+hash), one per sign-in to a service and one per refresh. A refresh token's family
+goes only as a whole, once its last member has expired, so a rotated refresh
+token is recognised (and revokes its family) for as long as the family lives.
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import click
-from sqlalchemy import delete, or_, select
+from sqlalchemy import and_, delete, exists, or_, select
+from sqlalchemy.orm import aliased
 
 from ..db import db, utcnow
-from ..models import AuthorizationCode, LoginSession
+from ..models import AuthorizationCode, LoginSession, Token
 from ..services import services
 from ._app import app_context
 
@@ -44,11 +51,32 @@ def sweep(limit):
         courier = app.extensions.get("panjereh.courier")
         delivered = courier.deliver_due() if courier is not None else 0
         removed = remove_expired_codes(now - CODES_KEPT_AFTER_EXPIRY, limit)
+        tokens = remove_expired_tokens(now - TOKENS_KEPT_AFTER_EXPIRY, limit)
     click.echo(f"Ended {ended} expired session(s); attempted {delivered} logout notice(s); "
-               f"removed {removed} expired authorization code(s).")
+               f"removed {removed} expired authorization code(s) and {tokens} expired token record(s).")
 
 
 CODES_KEPT_AFTER_EXPIRY = timedelta(hours=1)
+TOKENS_KEPT_AFTER_EXPIRY = timedelta(days=1)
+
+
+def _ended_before(row, cutoff):
+    """The row's access token and its refresh token (if any) both expired before ``cutoff``."""
+    return and_(row.expires_at < cutoff, or_(row.refresh_expires_at.is_(None), row.refresh_expires_at < cutoff))
+
+
+def remove_expired_tokens(expired_before, limit: int) -> int:
+    """Delete at most ``limit`` token records (a bounded batch) whose lifetimes all ended before
+    ``expired_before``, and whose family (the refresh tokens that one sign-in's grant rotated
+    through) has no member still within its lifetime then, in one statement."""
+    member = aliased(Token)
+    family_alive = exists().where(member.family_id == Token.family_id, ~_ended_before(member, expired_before))
+    batch = (select(Token.id).where(_ended_before(Token, expired_before),
+                                    or_(Token.family_id.is_(None), ~family_alive))
+             .limit(limit).scalar_subquery())
+    removed = db.session.execute(delete(Token).where(Token.id.in_(batch))).rowcount
+    db.session.commit()
+    return removed
 
 
 def remove_expired_codes(expired_before, limit: int) -> int:

@@ -77,7 +77,7 @@ class Token(db.Model):
     refresh_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     refresh_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # the sweep finds ended ones by it
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     account: Mapped[Account | None] = relationship(lazy="joined")

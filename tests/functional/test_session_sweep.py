@@ -78,3 +78,41 @@ def test_sweep_removes_codes_an_hour_past_their_expiry_and_a_replay_is_still_cau
     replay = rp.redeem(code)  # the removed one, replayed: refused, and its tokens revoked (RFC 6749 4.1.2)
     assert replay.status_code == 400 and replay.get_json()["error"] == "invalid_grant"
     assert rp.http.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code == 401
+
+
+def test_sweep_removes_token_records_a_day_past_their_lifetimes_a_refresh_family_only_whole(app, browser, citizen,
+                                                                                          monkeypatch):
+    client_id, secret = make_client(app, grant_types=["authorization_code", "refresh_token"])
+    rp = RelyingParty(app.test_client(), client_id, secret, "https://tax.example/cb")
+    response = browser.consent(browser.login(browser.get(rp.authorize_url()), citizen["national_id"],
+                                             citizen["mobile"]))
+    first = rp.redeem(query(response.headers["Location"])["code"]).get_json()
+    rotated = rp.http.post("/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+                           auth=(client_id, secret)).get_json()  # the family: the first record, used, and this one
+    ended = rp.redeem(query(browser.get(rp.authorize_url()).headers["Location"])["code"]).get_json()  # single sign-on
+    recent = rp.redeem(query(browser.get(rp.authorize_url()).headers["Location"])["code"]).get_json()
+    long_ago, an_hour_ago = utcnow() - timedelta(days=2), utcnow() - timedelta(hours=1)
+    with app.app_context():
+        rows = db.session.execute(select(Token).order_by(Token.id)).scalars().all()
+        assert len(rows) == 4
+        used, live, gone, kept = rows
+        used.expires_at = used.refresh_expires_at = long_ago  # ended, but its family lives on
+        gone.expires_at = gone.refresh_expires_at = long_ago
+        kept.expires_at = kept.refresh_expires_at = an_hour_ago  # ended less than a day ago
+        jtis = {"used": used.jti, "live": live.jti, "gone": gone.jti, "kept": kept.jti}
+        db.session.commit()
+
+    from idp.cli import sessions as sessions_cli
+
+    monkeypatch.setattr(sessions_cli, "app_context", lambda: _context(app))
+    result = CliRunner().invoke(sessions_cli.sweep, [])
+    assert result.exit_code == 0 and "and 1 expired token record(s)" in result.output, result.output
+    with app.app_context():
+        left = set(db.session.execute(select(Token.jti)).scalars())
+    assert left == {jtis["used"], jtis["live"], jtis["kept"]}
+    assert ended["access_token"] and recent["access_token"]
+    # the rotated-away refresh token is still recognised: presented again, it revokes its whole family
+    replay = rp.http.post("/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
+                          auth=(client_id, secret))
+    assert replay.status_code == 400 and replay.get_json()["error"] == "invalid_grant"
+    assert rp.http.get("/userinfo", headers={"Authorization": f"Bearer {rotated['access_token']}"}).status_code == 401
