@@ -12,7 +12,7 @@ Settings that the environment adjusts:
 ``WEB_CONCURRENCY``             worker processes (default: one per core; the hot paths are CPU-bound)
 ``PANJEREH_WORKER_MAX_RSS_MB``  a worker that grows past this is recycled (default 400)
 
-The server's master process is started lean (``python -m idp.serving``, which ``idp serve
+The server's master process is started lean (``python -P -m idp.serving``, which ``idp serve
 --production`` becomes by exec): Granian forks the workers from it, and a forked worker carries
 every page its master had touched. Started from the ``idp`` command line, each worker would carry
 the operator commands and the schema tools (Alembic, Mako, Click's command modules) it never
@@ -68,8 +68,10 @@ def worker_app():
 
 
 def serve_production(host: str | None = None, port: int | None = None, workers: int | None = None) -> None:
-    """Become the lean master (``python -m idp.serving``): same process id, same environment."""
-    argv = [sys.executable, "-m", "idp.serving"]
+    """Become the lean master (``python -P -m idp.serving``): same process id, same environment;
+    ``-P``: the working directory is not put on the module path (nothing there can stand in for
+    an installed module)."""
+    argv = [sys.executable, "-P", "-m", "idp.serving"]
     for flag, value in (("--host", host), ("--port", port), ("--workers", workers)):
         if value is not None:
             argv += [flag, str(value)]

@@ -99,11 +99,15 @@ def get_service(client_id: str) -> Client:
     return client
 
 
+#: the longest window of a service's activity: token records are kept past it (``idp sessions sweep``)
+ACTIVITY_WINDOW = timedelta(days=30)
+
+
 def activity(client: Client) -> dict:
     """Authorization codes and tokens issued to the service in the last 24 hours and 30 days
     (codes from the audit events, tokens from the token records), and its live access tokens."""
     now = utcnow()
-    windows = {"last_24h": now - timedelta(hours=24), "last_30d": now - timedelta(days=30)}
+    windows = {"last_24h": now - timedelta(hours=24), "last_30d": now - ACTIVITY_WINDOW}
 
     def codes(since):
         return db.session.scalar(select(func.count()).select_from(AuditEvent).where(

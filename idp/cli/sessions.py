@@ -10,11 +10,14 @@ is kept while it can be redeemed (and a while after, for the record), and a
 replayed code is still recognised without it (its tokens carry its hash), so the
 table holds about an hour of sign-ins rather than every one ever made.
 
-And it removes the token records whose every lifetime ended a day ago or more: a
+And it removes the token records whose every lifetime ended 31 days ago or more: a
 record is one token response (its access token's ``jti``, its refresh token's
-hash), one per sign-in to a service and one per refresh. A refresh token's family
-goes only as a whole, once its last member has expired, so a rotated refresh
-token is recognised (and revokes its family) for as long as the family lives.
+hash), one per sign-in to a service and one per refresh. They are kept past the
+30 days of a service's activity counts (``admin.clients.activity``), and the
+records of a refresh token's family only go once every one of them has ended,
+so a rotated refresh token is recognised (and revokes its family) for as long as
+the family lives. Several hosts may run the sweep at once: each batch skips the
+rows another is removing.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import click
 from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.orm import aliased
 
+from ..admin.clients import ACTIVITY_WINDOW
 from ..db import db, utcnow
 from ..models import AuthorizationCode, LoginSession, Token
 from ..services import services
@@ -57,23 +61,24 @@ def sweep(limit):
 
 
 CODES_KEPT_AFTER_EXPIRY = timedelta(hours=1)
-TOKENS_KEPT_AFTER_EXPIRY = timedelta(days=1)
+TOKENS_KEPT_AFTER_EXPIRY = ACTIVITY_WINDOW + timedelta(days=1)
 
 
 def _ended_before(row, cutoff):
-    """The row's access token and its refresh token (if any) both expired before ``cutoff``."""
-    return and_(row.expires_at < cutoff, or_(row.refresh_expires_at.is_(None), row.refresh_expires_at < cutoff))
+    """The row's access token and its refresh token (if any) both expired before ``cutoff`` (a refresh
+    token with no expiry never ends)."""
+    return and_(row.expires_at < cutoff, or_(row.refresh_token_hash.is_(None), row.refresh_expires_at < cutoff))
 
 
 def remove_expired_tokens(expired_before, limit: int) -> int:
-    """Delete at most ``limit`` token records (a bounded batch) whose lifetimes all ended before
-    ``expired_before``, and whose family (the refresh tokens that one sign-in's grant rotated
-    through) has no member still within its lifetime then, in one statement."""
+    """Delete at most ``limit`` token records (a bounded batch: the next run takes the rest) whose
+    lifetimes all ended before ``expired_before``, and whose family (the refresh tokens that one
+    sign-in's grant rotated through) has no member that had not ended by then, in one statement."""
     member = aliased(Token)
     family_alive = exists().where(member.family_id == Token.family_id, ~_ended_before(member, expired_before))
     batch = (select(Token.id).where(_ended_before(Token, expired_before),
                                     or_(Token.family_id.is_(None), ~family_alive))
-             .limit(limit).scalar_subquery())
+             .limit(limit).with_for_update(skip_locked=True).scalar_subquery())
     removed = db.session.execute(delete(Token).where(Token.id.in_(batch))).rowcount
     db.session.commit()
     return removed
@@ -83,7 +88,7 @@ def remove_expired_codes(expired_before, limit: int) -> int:
     """Delete at most ``limit`` codes that expired before ``expired_before`` (a bounded batch: the
     next run takes the rest), in one statement."""
     batch = (select(AuthorizationCode.code_hash).where(AuthorizationCode.expires_at < expired_before)
-             .limit(limit).scalar_subquery())
+             .limit(limit).with_for_update(skip_locked=True).scalar_subquery())
     removed = db.session.execute(delete(AuthorizationCode).where(AuthorizationCode.code_hash.in_(batch))).rowcount
     db.session.commit()
     return removed

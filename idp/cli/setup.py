@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 
 import click
 from flask_migrate import upgrade
@@ -28,17 +29,21 @@ def run_setup() -> list:
 
 
 @contextlib.contextmanager
-def migration_lock():
+def migration_lock(poll: float = 0.2):
+    """The migration's advisory lock, held by a connection in autocommit, and waited for by asking
+    again (``pg_try_advisory_lock``) rather than in a blocked statement: neither the holder nor a
+    host waiting its turn keeps a transaction open, so a migration that builds an index
+    concurrently (it waits for every transaction older than itself) does not wait for them."""
     if db.engine.dialect.name != "postgresql":
         yield  # SQLite serialises writers itself
         return
-    with db.engine.connect() as conn:
-        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": LOCK_KEY})
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        while not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}).scalar():
+            time.sleep(poll)
         try:
             yield
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
-            conn.commit()
 
 
 @click.command(help="Create or upgrade the database schema and create signing keys if none exist.")

@@ -244,7 +244,6 @@ def test_introspection_reads_its_parameters_as_rfc_7662_says(refresh_rp, tokens)
     assert post({"token": tokens["access_token"], "token_type_hint": ""}).get_json()["active"] is True
     unknown = post({"token": tokens["access_token"], "token_type_hint": "id_token"})
     assert unknown.status_code == 400 and unknown.get_json()["error"] == "unsupported_token_type"
-    assert "WWW-Authenticate" not in unknown.headers  # the client's credentials were fine
     missing = post({"token_type_hint": "access_token"})
     assert missing.status_code == 400 and missing.get_json()["error"] == "invalid_request"
     for response in (unknown, missing):
@@ -257,7 +256,6 @@ def test_revocation_of_a_kind_of_token_we_do_not_issue_is_a_400(refresh_rp, toke
     response = refresh_rp.http.post("/revoke", data={"token": tokens["access_token"], "token_type_hint": "id_token"},
                                     headers=basic_header(refresh_rp.client_id, refresh_rp.secret))
     assert response.status_code == 400 and response.get_json()["error"] == "unsupported_token_type"
-    assert "WWW-Authenticate" not in response.headers
     assert active(refresh_rp, tokens["access_token"])["active"] is True
 
 

@@ -80,8 +80,13 @@ def test_sweep_removes_codes_an_hour_past_their_expiry_and_a_replay_is_still_cau
     assert rp.http.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code == 401
 
 
-def test_sweep_removes_token_records_a_day_past_their_lifetimes_a_refresh_family_only_whole(app, browser, citizen,
-                                                                                          monkeypatch):
+def test_sweep_removes_token_records_a_month_past_their_lifetimes_a_refresh_family_only_whole(
+        app, browser, citizen, monkeypatch):
+    """Kept past the 30 days of a service's activity counts, then removed; a refresh token's family goes
+    only once all its records have ended, so a rotated-away refresh token still revokes the family."""
+    from idp.admin.clients import activity
+    from idp.models import Client
+
     client_id, secret = make_client(app, grant_types=["authorization_code", "refresh_token"])
     rp = RelyingParty(app.test_client(), client_id, secret, "https://tax.example/cb")
     response = browser.consent(browser.login(browser.get(rp.authorize_url()), citizen["national_id"],
@@ -89,18 +94,22 @@ def test_sweep_removes_token_records_a_day_past_their_lifetimes_a_refresh_family
     first = rp.redeem(query(response.headers["Location"])["code"]).get_json()
     rotated = rp.http.post("/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
                            auth=(client_id, secret)).get_json()  # the family: the first record, used, and this one
-    ended = rp.redeem(query(browser.get(rp.authorize_url()).headers["Location"])["code"]).get_json()  # single sign-on
-    recent = rp.redeem(query(browser.get(rp.authorize_url()).headers["Location"])["code"]).get_json()
-    long_ago, an_hour_ago = utcnow() - timedelta(days=2), utcnow() - timedelta(hours=1)
+    for _ in range(3):  # three more grants (single sign-on), each a family of its own
+        assert rp.redeem(query(browser.get(rp.authorize_url()).headers["Location"])["code"]).status_code == 200
+    long_ago, two_days_ago = utcnow() - timedelta(days=40), utcnow() - timedelta(days=2)
     with app.app_context():
         rows = db.session.execute(select(Token).order_by(Token.id)).scalars().all()
-        assert len(rows) == 4
-        used, live, gone, kept = rows
-        used.expires_at = used.refresh_expires_at = long_ago  # ended, but its family lives on
-        gone.expires_at = gone.refresh_expires_at = long_ago
-        kept.expires_at = kept.refresh_expires_at = an_hour_ago  # ended less than a day ago
-        jtis = {"used": used.jti, "live": live.jti, "gone": gone.jti, "kept": kept.jti}
+        assert len(rows) == 5
+        used, live, gone, kept, endless = rows
+        for row in (used, gone):  # issued and ended 40 days ago (``used``'s family lives on)
+            row.issued_at = row.expires_at = row.refresh_expires_at = long_ago
+        kept.issued_at = kept.expires_at = kept.refresh_expires_at = two_days_ago  # still in the activity counts
+        endless.issued_at = endless.expires_at = long_ago
+        endless.refresh_expires_at = None  # a refresh token with no expiry never ends
+        jtis = {row.jti for row in (used, live, kept, endless)}
         db.session.commit()
+        service = db.session.execute(select(Client).filter_by(client_id=client_id)).scalar_one()
+        counted = dict(activity(service), as_of=None)
 
     from idp.cli import sessions as sessions_cli
 
@@ -108,9 +117,9 @@ def test_sweep_removes_token_records_a_day_past_their_lifetimes_a_refresh_family
     result = CliRunner().invoke(sessions_cli.sweep, [])
     assert result.exit_code == 0 and "and 1 expired token record(s)" in result.output, result.output
     with app.app_context():
-        left = set(db.session.execute(select(Token.jti)).scalars())
-    assert left == {jtis["used"], jtis["live"], jtis["kept"]}
-    assert ended["access_token"] and recent["access_token"]
+        assert set(db.session.execute(select(Token.jti)).scalars()) == jtis
+        service = db.session.execute(select(Client).filter_by(client_id=client_id)).scalar_one()
+        assert dict(activity(service), as_of=None) == counted  # the counts lost nothing
     # the rotated-away refresh token is still recognised: presented again, it revokes its whole family
     replay = rp.http.post("/token", data={"grant_type": "refresh_token", "refresh_token": first["refresh_token"]},
                           auth=(client_id, secret))

@@ -100,7 +100,7 @@ def test_the_production_servers_master_holds_only_the_server(cluster):
     that forks and watches the workers does not carry the operator commands and schema tools."""
     master = cluster.b.proc.pid
     command = Path(f"/proc/{master}/cmdline").read_bytes().split(b"\0")
-    assert command[1:3] == [b"-m", b"idp.serving"], command
+    assert command[1:4] == [b"-P", b"-m", b"idp.serving"], command  # -P: nothing in the working directory stands in
     assert b"--workers" in command and b"2" in command
     assert resident_mb(master) < 60  # the command line's process held about 95 MB
 
