@@ -1,5 +1,6 @@
 """Error pages in the citizen's language; JSON for API clients."""
 
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -59,6 +60,17 @@ def init_app(app):
     def too_large(error):
         return render_error(_("Request too large"),
                             _("What was sent is larger than this page accepts. Go back and try again."), 413)
+
+    @app.errorhandler(InsecureTransportError)
+    def insecure_transport(error):
+        """Plain http to a host that is not this machine's own (a proxy that does not say it ended TLS,
+        or a client that skipped it): refused before anything is read, RFC 6749 section 1.6."""
+        db.session.rollback()
+        if request.path.startswith(API_PATHS):
+            return ({"error": "invalid_request", "error_description": "OAuth 2.0 requires https."},
+                    400, {"Cache-Control": "no-store"})
+        return render_error(_("This request cannot be processed"),
+                            _("This address must be opened over a secure connection (https)."), 400)
 
     @app.errorhandler(RegistryUnavailable)
     @app.errorhandler(StoreUnavailable)

@@ -422,3 +422,15 @@ def test_protocol_answers_are_compact_utf8_json_and_never_fail_on_a_lone_surroga
                                      [("Content-Type", "application/json")])
     assert plain.get_data() == '{"name":"زهرا"}'.encode()  # UTF-8, two bytes a letter
     assert odd.status_code == 400 and json.loads(odd.get_data()) == {"error": "invalid_request", "state": "\ud800x"}
+
+
+def test_plain_http_to_a_public_host_is_a_400_and_spends_no_code(rp, browser, citizen):
+    """RFC 6749 section 1.6: refused before anything is read (it used to be a 500), and the code still
+    works once the request comes over https."""
+    code = code_for(browser, rp, citizen)
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": rp.redirect_uri,
+            "code_verifier": rp.verifier}
+    plain = rp.http.post("/token", data=data, headers=basic(rp.client_id, rp.secret), base_url="http://idp.example")
+    assert_oauth_error(plain, 400, "invalid_request")
+    assert rp.redeem(code).status_code == 200
+
