@@ -76,19 +76,20 @@ def remove_expired_tokens(expired_before, limit: int) -> int:
     sign-in's grant rotated through) has no member that had not ended by then, in one statement."""
     member = aliased(Token)
     family_alive = exists().where(member.family_id == Token.family_id, ~_ended_before(member, expired_before))
-    batch = (select(Token.id).where(_ended_before(Token, expired_before),
-                                    or_(Token.family_id.is_(None), ~family_alive))
-             .limit(limit).with_for_update(skip_locked=True).scalar_subquery())
-    removed = db.session.execute(delete(Token).where(Token.id.in_(batch))).rowcount
-    db.session.commit()
-    return removed
+    return _remove_batch(Token.id, limit, _ended_before(Token, expired_before),
+                         or_(Token.family_id.is_(None), ~family_alive))
 
 
 def remove_expired_codes(expired_before, limit: int) -> int:
     """Delete at most ``limit`` codes that expired before ``expired_before`` (a bounded batch: the
     next run takes the rest), in one statement."""
-    batch = (select(AuthorizationCode.code_hash).where(AuthorizationCode.expires_at < expired_before)
-             .limit(limit).with_for_update(skip_locked=True).scalar_subquery())
-    removed = db.session.execute(delete(AuthorizationCode).where(AuthorizationCode.code_hash.in_(batch))).rowcount
+    return _remove_batch(AuthorizationCode.code_hash, limit, AuthorizationCode.expires_at < expired_before)
+
+
+def _remove_batch(key, limit: int, *criteria) -> int:
+    """Delete at most ``limit`` rows that match, found by their ``key`` column, in one statement and
+    committed; rows another run (on another host) is removing at the same time are skipped."""
+    batch = select(key).where(*criteria).limit(limit).with_for_update(skip_locked=True).scalar_subquery()
+    removed = db.session.execute(delete(key.class_).where(key.in_(batch))).rowcount
     db.session.commit()
     return removed
