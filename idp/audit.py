@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert
 
-from .db import db, run_alone, utcnow
+from .db import db, execute, run_alone, utcnow
 from .models import AuditEvent
 from .security import keyed_hash
 
@@ -86,4 +86,4 @@ def record(event: Event, outcome: str = "ok", *, origin: Origin | None = None,
         if db.session().in_transaction():
             db.session.commit()
     else:
-        db.session.execute(_INSERT, params)
+        execute(_INSERT, params)

@@ -9,7 +9,7 @@ from flask import g
 from sqlalchemy import bindparam
 
 from ..adapters.registry import CivilRegistry, MobileOwnership
-from ..db import attach, db, upsert_insert, utcnow
+from ..db import attach, execute, upsert_insert, utcnow
 from ..models import Account
 from ..models.accounts import new_public_sub
 
@@ -39,7 +39,7 @@ def account_for(national_id: str) -> Account:
     sign-in it belongs to). An account this call created is noted for the request
     (``created_in_request``): it has no consent to look up yet."""
     sub = new_public_sub()
-    row = db.session.execute(_upsert(upsert_insert()), {"nid": national_id, "sub": sub, "now": utcnow()}).one()
+    row = execute(_upsert(upsert_insert()), {"nid": national_id, "sub": sub, "now": utcnow()}).one()
     account = attach(Account, row._mapping)
     if account.public_sub == sub:  # inserted now: an existing account keeps its own (random) subject
         g.account_created = account.id

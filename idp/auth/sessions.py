@@ -9,7 +9,7 @@ from flask import g
 from sqlalchemy import bindparam, insert, inspect, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..db import attach, db, utcnow
+from ..db import attach, db, execute, utcnow
 from ..models import Account, LoginSession
 from ..security import random_token
 
@@ -28,7 +28,7 @@ class SessionService:
         values = {"sid": random_token(24), "account_id": account.id, "auth_time": now, "acr": acr,
                   "amr": list(amr), "created_at": now, "last_seen_at": now, "expires_at": now + self.absolute,
                   "ended_at": None, "ip": ip, "user_agent": (user_agent or "")[:300] or None}
-        db.session.execute(_INSERT, values)
+        execute(_INSERT, values)
         login = attach(LoginSession, values)
         set_committed_value(login, "account", account)
         g.login_session = login  # held for the request (the identity map holds its objects weakly)
@@ -86,7 +86,7 @@ def _held(sid: str) -> LoginSession | None:
 
 def _load(sid: str) -> LoginSession | None:
     """The sign-in session and its account in one statement, as objects of the request's session."""
-    row = db.session.execute(_LOAD, {"sid": sid}).first()
+    row = execute(_LOAD, {"sid": sid}).first()
     if row is None:
         return None
     values = row._mapping

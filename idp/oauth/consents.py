@@ -7,7 +7,7 @@ import functools
 
 from sqlalchemy import bindparam, select, update
 
-from ..db import db, upsert_insert, utcnow
+from ..db import execute, upsert_insert, utcnow
 from ..models import Consent
 
 _CONSENTS = Consent.__table__
@@ -19,7 +19,7 @@ _WIDEN = update(_CONSENTS).where(*_FOR).values(scope=bindparam("merged"), update
 
 def consented_scope(account_id: int, client_id: str) -> str | None:
     """The scopes this citizen allowed this service, as stored; None if never asked."""
-    return db.session.execute(_SCOPE, {"account": account_id, "client": client_id}).scalar()
+    return execute(_SCOPE, {"account": account_id, "client": client_id}).scalar()
 
 
 def covers(account_id: int, client_id: str, scope: str) -> bool:
@@ -34,16 +34,16 @@ def remember(account_id: int, client_id: str, scope: str) -> None:
     to cover the new scopes, read under a row lock, so answers given at once (a double tap on
     "Allow", two tabs) are neither an error nor lost: each waits for the other and adds to it."""
     now = utcnow()
-    inserted = db.session.execute(_insert_new(upsert_insert()), {
+    inserted = execute(_insert_new(upsert_insert()), {
         "account_id": account_id, "client_id": client_id, "scope": scope, "created_at": now, "updated_at": now,
     }).first()
     if inserted is not None:
         return
     key = {"account": account_id, "client": client_id}
-    granted = db.session.execute(_SCOPE_LOCKED, key).scalar_one()
+    granted = execute(_SCOPE_LOCKED, key).scalar_one()
     merged = " ".join(sorted(set(granted.split()) | set(scope.split())))
     if merged != granted:
-        db.session.execute(_WIDEN, {**key, "merged": merged, "at": now})
+        execute(_WIDEN, {**key, "merged": merged, "at": now})
 
 
 @functools.cache

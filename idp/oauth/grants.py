@@ -20,7 +20,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from ..audit import Event, record, request_origin
-from ..db import attach, db, utcnow
+from ..db import attach, db, execute, utcnow
 from ..models import Account, AuthorizationCode, LoginSession, Token
 from ..security import keyed_hash
 from .claims import IDENTITY_SCOPES, EndUser, claims_for_scope, scope_of, subject_for
@@ -69,7 +69,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         user: EndUser = request.user
         data = request.payload.data
         now = utcnow()
-        db.session.execute(_INSERT_CODE, {
+        execute(_INSERT_CODE, {
             "code_hash": keyed_hash(CODE, code),
             "client_id": request.client.client_id,
             "account_id": user.account.id,
@@ -99,7 +99,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         # (below): either way the code is used up; a concurrent replay waits for that commit.
         # A failure of ours in between (a 503 while a dependency is down) rolls the claim back
         # with everything else: nothing was issued, and the service may retry the same code.
-        claimed = db.session.execute(_CLAIM_CODE, {"hash": code_hash, "client": client.client_id,
+        claimed = execute(_CLAIM_CODE, {"hash": code_hash, "client": client.client_id,
                                                    "now": now}).first()
         if claimed is not None:
             code = AuthorizationCode(**claimed._mapping)
@@ -283,15 +283,15 @@ def session_alive(sid: str | None) -> bool:
     """Whether the single sign-on session a grant came from is still on (no session: a service grant)."""
     if not sid:
         return True
-    return db.session.execute(_SESSION_ALIVE, {"sid": sid, "now": utcnow()}).first() is not None
+    return execute(_SESSION_ALIVE, {"sid": sid, "now": utcnow()}).first() is not None
 
 
 def account_while_signed_in(account_id: int, sid: str | None) -> Account | None:
     """The grant's account while the sign-in it came from is still on (one query), else None."""
     if not sid:
-        row = db.session.execute(_ACCOUNT, {"account_id": account_id}).first()
+        row = execute(_ACCOUNT, {"account_id": account_id}).first()
     else:
-        row = db.session.execute(_ACCOUNT_SIGNED_IN, {"account_id": account_id, "sid": sid, "now": utcnow()}).first()
+        row = execute(_ACCOUNT_SIGNED_IN, {"account_id": account_id, "sid": sid, "now": utcnow()}).first()
     return None if row is None else attach(Account, row._mapping)
 
 

@@ -21,7 +21,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 
 from sqlalchemy import insert
 
-from ..db import db, insert_ignoring_duplicates, utcnow
+from ..db import db, execute, insert_ignoring_duplicates, utcnow
 from ..models import SessionClient, Token
 from .claims import EndUser, subject_for
 from ..security import keyed_hash, random_token
@@ -203,7 +203,7 @@ class AuthorizationServer(_FlaskServer):
         if refresh:  # a rotated refresh token keeps the family's original deadline
             refresh_expires_at = (previous.refresh_expires_at if previous is not None
                                   else issued_at + timedelta(seconds=self.settings.refresh_token_ttl))
-        db.session.execute(_INSERT_TOKEN, {
+        execute(_INSERT_TOKEN, {
             "jti": claims["jti"],
             "family_id": previous.family_id if previous is not None else random_token(16),
             "grant_type": request.payload.grant_type,
@@ -224,7 +224,7 @@ class AuthorizationServer(_FlaskServer):
             "revoked_at": None,
         })
         if user and user.sid:  # the service joins the session's list (for logout), once
-            db.session.execute(insert_ignoring_duplicates(SessionClient.__table__),
+            execute(insert_ignoring_duplicates(SessionClient.__table__),
                                {"sid": user.sid, "client_id": request.client.client_id, "first_at": utcnow()})
         userinfo = released_claims(self, user.account.national_id, token.get("scope", "")) if user else None
         db.session.commit()

@@ -1,0 +1,179 @@
+"""The sign-in path's statements (idp.db.execute, idp.db.run_alone): on PostgreSQL compiled once and
+run on the driver's cursor, elsewhere through SQLAlchemy; the same rows, errors and transactions
+either way."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+import pytest
+from sqlalchemy import bindparam, create_engine, event, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from idp import audit
+from idp.auth import sessions as sessions_module
+from idp.auth.citizens import account_for
+from idp.db import _plan_for, db, execute, run_alone, utcnow
+from idp.models import Account, AuditEvent, LoginSession
+
+POSTGRES = os.environ.get("PANJEREH_TEST_POSTGRES", "")
+
+
+def start_session(app, national_id="0012345679"):
+    svc = app.extensions["panjereh"]
+    account = account_for(national_id)
+    login = svc.sessions.start(account, "loa2", ["sms", "pwd"], ip="10.0.0.1", user_agent="phone")
+    db.session.commit()
+    return login
+
+
+def test_rows_are_sqlalchemys_rows(bare_app):
+    with bare_app.test_request_context("/"):
+        sid = start_session(bare_app).sid
+        db.session.remove()
+        ours = execute(sessions_module._LOAD, {"sid": sid}).one()
+        theirs = db.session.execute(sessions_module._LOAD, {"sid": sid}).one()
+        assert ours._mapping == dict(theirs._mapping)
+        assert tuple(ours) == tuple(theirs)
+        assert ours.amr == ["sms", "pwd"] and ours.account__national_id == "0012345679"
+        assert isinstance(ours.auth_time, datetime) and ours.auth_time.utcoffset().total_seconds() == 0
+        assert execute(sessions_module._LOAD, {"sid": "nobody"}).first() is None
+
+
+def test_a_change_reports_its_rows(bare_app):
+    with bare_app.test_request_context("/"):
+        sid = start_session(bare_app).sid
+        ended = update(LoginSession).where(LoginSession.sid == bindparam("which"),
+                                           LoginSession.ended_at.is_(None)).values(ended_at=bindparam("at"))
+        assert execute(ended, {"which": sid, "at": utcnow()}).rowcount == 1
+        assert execute(ended, {"which": sid, "at": utcnow()}).rowcount == 0
+        db.session.commit()
+
+
+def test_a_constraint_violation_is_sqlalchemys_and_changes_nothing(bare_app):
+    with bare_app.test_request_context("/"):
+        login = start_session(bare_app)
+        values = {column.key: getattr(login, column.key) for column in LoginSession.__table__.columns}
+        db.session.remove()
+        with pytest.raises(IntegrityError):
+            execute(sessions_module._INSERT, dict(values, user_agent="someone else"))
+        db.session.rollback()
+        db.session.remove()
+        kept = db.session.execute(select(LoginSession.user_agent).where(LoginSession.sid == login.sid)).scalar_one()
+        assert kept == "phone"
+
+
+def events_of(kind: str) -> int:
+    return db.session.execute(select(db.func.count()).select_from(AuditEvent).where(AuditEvent.event == kind)).scalar()
+
+
+def test_a_statement_alone_leaves_its_connection_as_it_found_it(bare_app):
+    """After an event written alone (autocommit), the same pooled connection is transactional again:
+    a change rolled back is gone."""
+    with bare_app.test_request_context("/"):
+        for _ in range(3):
+            audit.record(audit.Event.LOGIN_STARTED, client_id="tax")
+            assert not db.session().in_transaction()
+            execute(audit._INSERT, {"at": utcnow(), "event": "session.ended", "outcome": "ok", "account_id": None,
+                                    "subject_digest": None, "client_id": None, "ip": None, "user_agent": None,
+                                    "details": {}})
+            db.session.rollback()
+        db.session.remove()
+        assert events_of("login.started") == 3
+        assert events_of("session.ended") == 0
+
+
+def test_while_anything_listens_to_the_cursor_every_statement_is_seen(bare_app):
+    seen = []
+    with bare_app.test_request_context("/"):
+        engine = db.engine
+        listener = lambda conn, cursor, statement, *rest: seen.append(statement)  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert _plan_for(sessions_module._LOAD, {"sid": "x"}) is None
+            execute(sessions_module._LOAD, {"sid": "x"})
+            run_alone(audit._INSERT, {"at": utcnow(), "event": "login.started", "outcome": "ok", "account_id": None,
+                                      "subject_digest": None, "client_id": None, "ip": None, "user_agent": None,
+                                      "details": {}})
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+    assert any("FROM login_sessions" in s for s in seen) and any("INSERT INTO audit_events" in s for s in seen)
+
+
+postgres_only = pytest.mark.skipif(not POSTGRES, reason="the driver's fast path is PostgreSQL's (make test-production)")
+
+
+@postgres_only
+def test_the_sign_in_statements_take_the_fast_path(bare_app):
+    from idp.auth.citizens import _upsert
+    from idp.db import upsert_insert
+
+    with bare_app.test_request_context("/"):
+        assert _plan_for(sessions_module._LOAD, {"sid": "x"}) is not None
+        assert _plan_for(_upsert(upsert_insert()), {"nid": "1", "sub": "s", "now": utcnow()}) is not None
+        assert _plan_for(audit._INSERT, dict.fromkeys(("at", "event", "outcome", "account_id", "subject_digest",
+                                                       "client_id", "ip", "user_agent", "details"))) is not None
+
+
+def terminate(pid: int) -> None:
+    admin = create_engine(POSTGRES)
+    try:
+        with admin.connect() as conn:
+            assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    finally:
+        admin.dispose()
+
+
+@postgres_only
+def test_a_connection_lost_in_a_transaction_is_a_clean_error_and_the_next_request_reconnects(bare_app):
+    with bare_app.test_request_context("/"):
+        sid = start_session(bare_app).sid
+        pid = db.session.execute(text("SELECT pg_backend_pid()")).scalar()  # the transaction's connection
+        terminate(pid)
+        with pytest.raises(DBAPIError) as lost:
+            execute(sessions_module._LOAD, {"sid": sid})
+        assert lost.value.connection_invalidated
+        db.session.rollback()
+        assert execute(sessions_module._LOAD, {"sid": sid}).one().sid == sid
+        db.session.commit()
+
+
+@postgres_only
+def test_a_connection_lost_between_statements_alone_is_a_clean_error_and_the_next_one_reconnects(bare_app):
+    with bare_app.test_request_context("/"):
+        params = {"at": utcnow(), "event": "login.started", "outcome": "ok", "account_id": None,
+                  "subject_digest": None, "client_id": None, "ip": None, "user_agent": None, "details": {}}
+        run_alone(audit._INSERT, params)
+        with db.engine.connect() as conn:  # the pool's connection, just used (not pinged again before use)
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        terminate(pid)
+        with pytest.raises(DBAPIError) as lost:
+            run_alone(audit._INSERT, params)
+        assert lost.value.connection_invalidated
+        run_alone(audit._INSERT, params)
+        assert events_of("login.started") == 2
+
+
+_ACCOUNT_ID = select(Account.__table__.c.id).where(Account.__table__.c.national_id == bindparam("nid"))
+
+
+def test_objects_waiting_to_be_written_are_written_first(bare_app):
+    """As session.execute: pending objects are flushed before the statement, which sees them."""
+    with bare_app.test_request_context("/"):
+        db.session.add(Account(national_id="0098765432"))
+        assert execute(_ACCOUNT_ID, {"nid": "0098765432"}).scalar() is not None
+        db.session.rollback()
+        assert execute(_ACCOUNT_ID, {"nid": "0098765432"}).scalar() is None
+
+
+def test_a_statement_whose_values_sqlalchemy_computes_runs_through_sqlalchemy(bare_app):
+    """An insert that leaves a column to its Python-side default (the account's random subject) has no
+    fast plan; it still gets the default."""
+    partial = insert(Account.__table__)
+    with bare_app.test_request_context("/"):
+        assert _plan_for(partial, {"national_id": "0098765432"}) is None
+        execute(partial, {"national_id": "0098765432"})
+        db.session.commit()
+        sub = db.session.execute(select(Account.public_sub).where(Account.national_id == "0098765432")).scalar_one()
+        assert len(sub) == 36
