@@ -310,7 +310,7 @@ def consent(interaction, client):
         response = authorize_flow(interaction.params, interaction, grant, consented=True)
         db.session.commit()  # or now, when the flow ended otherwise (a step-up, an error to the service)
         return response
-    return steps.consent_page(interaction, client, grant_scope, form)
+    return steps.consent_page(interaction, client, grant_scope)
 
 
 @bp.post("/<iid>/abort")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from flask import g, render_template, url_for
 
-from ..forms import DecisionForm, FactorForm, IdentifyForm, OtpForm, ResendForm
+from ..forms import FactorForm, IdentifyForm, OtpForm
 from ..interaction.flow import CONSENT, FACTOR, IDENTIFY, VERIFY
 from ..oauth.claims import IDENTITY_SCOPES, claims_listed
 from ..services import services
@@ -36,26 +36,25 @@ def identify_page(interaction, client, form=None, status: int = 200):
     if form is None:  # a new page (not the answer to this page's own form)
         form = IdentifyForm(formdata=None)
         form.national_id.data = interaction.param.get("login_hint")
-    return _page("login/identify.html", interaction, status, form=form, client=client,
-                 abort_form=DecisionForm(formdata=None))
+    return _page("login/identify.html", interaction, status, form=form, client=client)
 
 
 def verify_page(interaction, client, challenge, form=None, status: int = 200):
     settings = services().settings
     return _page("login/verify.html", interaction, status, form=form or OtpForm(formdata=None), client=client,
                  masked_mobile=mask_mobile(challenge.mobile), resend_in=challenge.resend_in(resend_wait(challenge)),
-                 resend_form=ResendForm(formdata=None), ttl_minutes=max(1, settings.otp_ttl // 60))
+                 ttl_minutes=max(1, settings.otp_ttl // 60))
 
 
-def consent_page(interaction, client, scope: str, form=None):
+def consent_page(interaction, client, scope: str):
+    """The consent page (its form sends only the CSRF token and the button pressed: no form object to build)."""
     scopes = scope.split()
-    return _page("login/consent.html", interaction, form=form or DecisionForm(formdata=None), client=client,
+    return _page("login/consent.html", interaction, client=client,
                  claims=claims_listed(scopes), api_scopes=[s for s in scopes if s not in IDENTITY_SCOPES])
 
 
 def factor_page(interaction, client, form=None, status: int = 200):
-    return _page("login/factor.html", interaction, status, form=form or FactorForm(formdata=None), client=client,
-                 abort_form=DecisionForm(formdata=None))
+    return _page("login/factor.html", interaction, status, form=form or FactorForm(formdata=None), client=client)
 
 
 def resend_wait(challenge) -> int:
