@@ -84,8 +84,10 @@ def create_app(settings: Settings | None = None, *, migrations: bool = True) -> 
     services.limits = AbuseLimits(counter, services.store, LimitSettings(
         settings.limit_national_id, settings.limit_mobile, settings.limit_mobile_daily, settings.limit_ip_range,
         settings.lockout_after, settings.lockout_window, settings.lockout_for), enabled=settings.rate_limits)
+    from .views.interaction import read_ahead
+
     app.session_interface = ServerSessionInterface(
-        services.store, app.config["SESSION_COOKIE_NAME"], settings.session_absolute_timeout)
+        services.store, app.config["SESSION_COOKIE_NAME"], settings.session_absolute_timeout, read_ahead=read_ahead)
 
     from .oauth import create_server
     from .oauth.logout import Courier, EndSessionEndpoint, on_session_end

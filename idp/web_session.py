@@ -8,6 +8,7 @@ at sign-in, so a session id planted before the login is worthless after it.
 
 from __future__ import annotations
 
+from flask import g
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
@@ -47,6 +48,16 @@ class ServerSession(CallbackDict, SessionMixin):
         self.rotated_from = None
 
 
+_ABSENT = object()
+
+
+def take_read_ahead(key: str, default=_ABSENT):
+    """The value read ahead for ``key`` with the browser's session (once: a later read asks the
+    store again, and sees whatever the request has written since), else ``default``."""
+    found = g.get("read_ahead")
+    return found.pop(key, default) if found else default
+
+
 def rotate(session: ServerSession) -> None:
     """Move the session's data to a fresh id (call at sign-in and sign-out)."""
     if session.sid and session.rotated_from is None:
@@ -56,10 +67,15 @@ def rotate(session: ServerSession) -> None:
 
 
 class ServerSessionInterface(SessionInterface):
-    def __init__(self, store, cookie_name: str, lifetime: int):
+    """``read_ahead(path)``: store keys the request at ``path`` will read; they are fetched with the
+    browser's session in one round trip and kept for the request in ``g.read_ahead`` (key -> value,
+    None when absent), each for its reader to take (``take_read_ahead``)."""
+
+    def __init__(self, store, cookie_name: str, lifetime: int, read_ahead=None):
         self.store = store
         self.cookie_name = cookie_name
         self.lifetime = lifetime
+        self.read_ahead = read_ahead
 
     def _key(self, sid: str) -> str:
         return "websession:" + keyed_hash(PURPOSE, sid)
@@ -71,7 +87,12 @@ class ServerSessionInterface(SessionInterface):
         sid = request.cookies.get(self.cookie_name)
         if sid and len(sid) < 100:
             try:
-                data = self.store.get(self._key(sid))
+                extra = self.read_ahead(path) if self.read_ahead is not None else ()
+                if extra:
+                    data, *values = self.store.get_many([self._key(sid), *extra])
+                    g.read_ahead = dict(zip(extra, values))
+                else:
+                    data = self.store.get(self._key(sid))
             except Exception as exc:  # noqa: BLE001 - the store is down: the request goes on without a session
                 app.logger.error("session store unavailable: %s", exc)
                 session = ServerSession(sid=sid)

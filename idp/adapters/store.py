@@ -31,6 +31,7 @@ class StoreUnavailable(RuntimeError):
 
 class KeyValueStore(Protocol):
     def get(self, key: str) -> dict | None: ...
+    def get_many(self, keys: list[str]) -> list[dict | None]: ...
     def put(self, key: str, value: dict, ttl: int) -> None: ...
     def put_many(self, items: list[tuple[str, dict, int]]) -> None: ...
     def add(self, key: str, value: dict, ttl: int) -> bool: ...
@@ -50,6 +51,9 @@ class SqlStore:
         if row is None or row.expires_at <= utcnow():
             return None
         return json.loads(row.value)
+
+    def get_many(self, keys):
+        return [self.get(key) for key in keys]
 
     def put(self, key, value, ttl):
         self.put_many([(key, value, ttl)])
@@ -298,6 +302,13 @@ class RedisStore:
             return None if raw is None else json.loads(raw)
 
         return self._near.get(full, fetch) if self._is_near(full) else fetch()
+
+    def get_many(self, keys):
+        """Several values in one round trip (``MGET``); near-cached keys are read as ``get`` reads them."""
+        if any(self._is_near(self._prefix + key) for key in keys):
+            return [self.get(key) for key in keys]
+        raws = self._call(self._redis.mget, [self._prefix + key for key in keys])
+        return [None if raw is None else json.loads(raw) for raw in raws]
 
     def _written(self, *full_keys: str, barrier: bool = True) -> None:
         """After a write to near-cached keys: drop our own copies now, and (``barrier``) make one

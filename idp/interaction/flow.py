@@ -62,6 +62,9 @@ class Interaction:
         self.state = state
 
 
+_UNREAD = object()
+
+
 class Interactions:
     """Interactions in the key-value store, bound to the browser that started them."""
 
@@ -78,8 +81,20 @@ class Interactions:
         self.save(interaction)
         return interaction
 
-    def get(self, interaction_id: str) -> Interaction:
-        data = self.store.get("interaction:" + interaction_id) if len(interaction_id) < 64 else None
+    @staticmethod
+    def key(interaction_id: str) -> str | None:
+        """Its key in the store (None for an id no interaction can have)."""
+        return "interaction:" + interaction_id if 0 < len(interaction_id) < 64 else None
+
+    def get(self, interaction_id: str, read=None) -> Interaction:
+        """``read``: a function answering the store's value for a key, or a default when it has none
+        (a value read ahead with the browser session); the store is asked otherwise."""
+        key = self.key(interaction_id)
+        data = None
+        if key is not None:
+            data = read(key, _UNREAD) if read is not None else _UNREAD
+            if data is _UNREAD:
+                data = self.store.get(key)
         if data is None:
             raise InteractionError("unknown or expired interaction")
         interaction = Interaction(**data)
@@ -92,7 +107,7 @@ class Interactions:
         if remaining <= 0:
             raise InteractionError("interaction expired")
         # its fields as they are (the store serialises them at once): no deep copy, as asdict() makes
-        self.store.put("interaction:" + interaction.id, vars(interaction), remaining)
+        self.store.put(self.key(interaction.id), vars(interaction), remaining)
 
     def finish(self, interaction: Interaction) -> None:
-        self.store.delete("interaction:" + interaction.id)
+        self.store.delete(self.key(interaction.id))

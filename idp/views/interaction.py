@@ -17,11 +17,11 @@ from ..auth.otp import Outcome
 from ..db import db
 from ..auth import totp
 from ..forms import DecisionForm, FactorForm, IdentifyForm, OtpForm, ResendForm
-from ..interaction.flow import CONSENT, FACTOR, IDENTIFY, VERIFY, InteractionError
+from ..interaction.flow import CONSENT, FACTOR, IDENTIFY, VERIFY, InteractionError, Interactions
 from ..interaction.levels import AMR_MFA, AMR_SMS, LOA1, LOA2, LOA3, rank
 from ..oauth import consents
 from ..services import services
-from ..web_session import rotate
+from ..web_session import rotate, take_read_ahead
 from . import local_digits, origin, steps
 from .errors import render_error
 from ..oauth import OAuth2Error
@@ -30,6 +30,15 @@ from .oauth import authorization_error, authorize_flow, current_end_user, deny_f
 bp = Blueprint("interaction", __name__, url_prefix="/interaction")
 PER_CITIZEN_KEYS = ("totp-enrol",)
 FACTOR_LOCK_SECONDS = 15 * 60
+
+
+def read_ahead(path: str) -> list[str]:
+    """What a step's request reads besides the browser session: its interaction (read with the
+    session in one round trip; see ServerSessionInterface)."""
+    if not path.startswith(bp.url_prefix + "/"):
+        return []
+    key = Interactions.key(path[len(bp.url_prefix) + 1:].partition("/")[0])
+    return [key] if key else []
 
 
 def sms_text(code: str) -> str:
@@ -47,7 +56,7 @@ def with_interaction(*states):
             if iid not in session.get("interactions", []):
                 return expired()
             try:
-                interaction = services().interactions.get(iid)
+                interaction = services().interactions.get(iid, read=take_read_ahead)
             except InteractionError:
                 return expired()
             if interaction.state not in states:

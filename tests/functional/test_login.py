@@ -355,6 +355,38 @@ def test_verify_step_from_another_browser_is_rejected(app, rp, browser, citizen)
     assert not at_rp(response, rp) and no_login_sessions(rp)
 
 
+def test_a_step_reads_its_browser_session_and_interaction_in_one_store_call(app, rp, browser, citizen, monkeypatch):
+    """One round trip to Redis for both, where there were two; and what the step wrote is what the next one reads."""
+    store = app.extensions["panjereh"].store
+    singles, batches, inside = [], [], []
+    real_get, real_get_many = store.get, store.get_many
+
+    def get(key):
+        if not inside:  # not a read that get_many makes itself (the SQL store's)
+            singles.append(key)
+        return real_get(key)
+
+    def get_many(keys):
+        batches.append(list(keys))
+        inside.append(1)
+        try:
+            return real_get_many(keys)
+        finally:
+            inside.pop()
+
+    monkeypatch.setattr(store, "get", get)
+    monkeypatch.setattr(store, "get_many", get_many)
+    page = send_pair(browser, rp, citizen["national_id"], citizen["mobile"])  # /authorize, then the identify step
+    interaction = action_of(page, "otp").split("/")[2]
+    assert page_step(page) == "verify"
+    assert [keys[1:] for keys in batches] == [[f"interaction:{interaction}"]]
+    assert batches[0][0].startswith("websession:")
+    assert f"interaction:{interaction}" not in singles
+    consent = enter_code(browser, page, last_code(browser.outbox))  # reads the state the identify step saved
+    assert page_step(consent) == "consent"
+    assert batches[-1][1:] == [f"interaction:{interaction}"]
+
+
 def test_unknown_interaction_is_rejected(browser):
     assert browser.get("/interaction/not-a-real-id/identify").status_code == 400
 

@@ -25,6 +25,7 @@ def check_store_contract(store, advance: Callable[[float], None]) -> None:
     store.put("a", {"v": 2}, 60)  # put overwrites
     assert store.get("a") == {"v": 2}
     assert store.get("b") is None  # keys are independent
+    assert store.get_many(["a", "missing", "a"]) == [{"v": 2}, None, {"v": 2}]  # in order, None where absent
 
     # add: only when absent
     assert store.add("b", {"v": "first"}, 60) is True
@@ -70,6 +71,7 @@ def check_store_contract(store, advance: Callable[[float], None]) -> None:
     assert store.incr("short-counter", 60) == 1  # an expired counter starts again
     assert store.delete("short-delete") is False  # an expired entry is absent for delete too
     assert store.get("long") == {"v": 1}
+    assert store.get_many(["short", "long"]) == [None, {"v": 1}]
     store.put("short", {"v": 3}, 60)  # put revives an expired key with the new lifetime
     assert store.get("short") == {"v": 3}
     assert store.delete("short") is True
