@@ -2,13 +2,14 @@
 
 import collections
 import functools
+import logging
 import time
 from datetime import datetime, timezone
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, Select, event, inspect
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError, MultipleResultsFound, NoResultFound
+from sqlalchemy import Delete, Insert, MetaData, Select, Update, event, inspect
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DisconnectionError, MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import DateTime, TypeDecorator
@@ -103,7 +104,7 @@ def execute(statement, params: dict):
     (``first``, ``one``, ``scalar``, ``scalar_one``, ``all``, ``rowcount``; rows by position, by
     name and as ``_mapping``). Elsewhere (SQLite), for a statement the fast path cannot run as
     SQLAlchemy would (see ``_Plan``), and while anything listens to the engine's cursor events
-    (instrumentation, statement counts), it is ``db.session.execute``."""
+    (instrumentation, statement counts) or its statements are logged, it is ``db.session.execute``."""
     session = db.session()
     plan = _plan_for(statement, params)
     if plan is None:
@@ -128,7 +129,11 @@ def run_alone(statement, params: dict, *, rows: bool = False):
         return result.all() if rows else None
     plan = _plan_for(statement, params)
     if plan is not None:  # a pooled connection lent in autocommit, the statement on its cursor
-        raw = db.engine.raw_connection()  # the pool's checkout (and its liveness check, ping_when_idle)
+        engine = db.engine
+        try:
+            raw = engine.raw_connection()  # the pool's checkout (and its liveness check, ping_when_idle)
+        except engine.dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy reports a failed connect
+            Connection._handle_dbapi_exception_noconnection(exc, engine.dialect, engine)
         try:
             driver = raw.driver_connection
             driver.autocommit = True
@@ -178,13 +183,23 @@ class _Plan:
     """A Core statement compiled once for PostgreSQL (psycopg), with its parameters' and columns'
     type conversions, run on a driver connection.
 
-    Only what runs exactly as SQLAlchemy would run it gets a plan: no parameter that SQLAlchemy
-    computes itself (a Python-side column default), expands (``IN``) or renders inline, and no
-    name that needs escaping. Errors come out as SQLAlchemy's (``IntegrityError``,
-    ``OperationalError``: the views' handlers are the same), and a lost connection is discarded
-    from the pool."""
+    Only what runs exactly as SQLAlchemy would run it gets a plan: a Core query or change of
+    tables (not an ORM entity's: its rows would be objects, its changes go through the session's
+    hooks), with no parameter that SQLAlchemy computes itself (a Python-side column default),
+    expands (``IN``) or renders inline, and no name that needs escaping. Errors go through
+    SQLAlchemy's own handling: they come out as its exceptions (``IntegrityError``,
+    ``OperationalError``: the views' handlers are the same), its ``handle_error`` hooks see them,
+    and a lost connection is discarded with every other of its pool's generation."""
 
     def __init__(self, statement, dialect, keys):
+        if not isinstance(statement, (Select, Insert, Update, Delete)):
+            raise _NoPlan
+        if isinstance(statement, Select):
+            if any(d.get("aliased") or (d.get("entity") is not None and d.get("expr") is d.get("entity"))
+                   for d in statement.column_descriptions):
+                raise _NoPlan  # an entity's rows are objects
+        elif statement.entity_description.get("entity") is not None:
+            raise _NoPlan  # an entity's change goes through the session's hooks
         compiled = statement.compile(dialect=dialect, column_keys=list(keys))
         if (compiled.positional or compiled.insert_prefetch or compiled.update_prefetch
                 or compiled.escaped_bind_names
@@ -192,8 +207,11 @@ class _Plan:
             raise _NoPlan
         self.compiled = compiled
         self.sql = str(compiled)
-        self.converters = tuple((name, processor) for bind, name in compiled.bind_names.items()
-                                if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)))
+        converters = {}  # by name: a name used twice (``now``) is one value, converted once
+        for bind, name in compiled.bind_names.items():
+            if name not in converters:
+                converters[name] = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        self.converters = tuple((name, convert) for name, convert in converters.items() if convert)
         self.dialect = dialect
         # a query's columns, or a change's RETURNING columns (none without RETURNING)
         columns = list(statement.selected_columns if isinstance(statement, Select) else statement.exported_columns)
@@ -202,7 +220,7 @@ class _Plan:
         self.readers = None  # the columns' result conversions, known at the first answer
 
     def run(self, driver, params: dict, owner):
-        """``owner``: the SQLAlchemy connection (or pooled connection) holding ``driver``."""
+        """``owner``: the SQLAlchemy connection, or the pool's connection, holding ``driver``."""
         values = self.compiled.construct_params(params)
         for name, convert in self.converters:
             values[name] = convert(values[name])
@@ -215,12 +233,16 @@ class _Plan:
                     self.readers = tuple(
                         column.type.dialect_impl(self.dialect).result_processor(self.dialect, described.type_code)
                         for column, described in zip(self.columns, cursor.description))
-        except self.dialect.loaded_dbapi.Error as exc:
-            lost = self.dialect.is_disconnect(exc, driver, None)
+        except Exception as exc:  # noqa: BLE001 - handed to SQLAlchemy, which raises it as it would have
+            if isinstance(owner, Connection):
+                owner._handle_dbapi_exception(exc, self.sql, values, None, None)
+            dbapi_error = isinstance(exc, self.dialect.loaded_dbapi.Error)
+            lost = dbapi_error and self.dialect.is_disconnect(exc, driver, None)
             if lost:
-                owner.invalidate(exc)
-            raise DBAPIError.instance(self.sql, values, exc, self.dialect.loaded_dbapi.Error,
-                                      connection_invalidated=lost, dialect=self.dialect) from exc
+                db.engine.pool._invalidate(owner, exc)  # this connection, and every other of its generation
+            if not dbapi_error:
+                raise
+            Connection._handle_dbapi_exception_noconnection(exc, self.dialect, db.engine, is_disconnect=lost)
         if rows:
             make, readers = self.row._make, self.readers
             if any(readers):
@@ -234,10 +256,14 @@ class _NoPlan(Exception):
     """The statement runs through SQLAlchemy (see ``_Plan``)."""
 
 
+#: SQLAlchemy's statement log (``echo``, or this logger at INFO): it sees only what SQLAlchemy runs
+_STATEMENT_LOG = logging.getLogger("sqlalchemy.engine.Engine")
+
+
 def _plan_for(statement, params: dict) -> _Plan | None:
     engine = db.engine
     if engine.dialect.driver != "psycopg" or engine.dispatch.before_cursor_execute \
-            or engine.dispatch.after_cursor_execute:
+            or engine.dispatch.after_cursor_execute or engine.echo or _STATEMENT_LOG.isEnabledFor(logging.INFO):
         return None
     return _planned(statement, engine.dialect, frozenset(params))
 

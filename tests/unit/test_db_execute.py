@@ -8,7 +8,8 @@ import os
 from datetime import datetime
 
 import pytest
-from sqlalchemy import bindparam, create_engine, event, insert, select, text, update
+from sqlalchemy import String, bindparam, cast, create_engine, delete, event, insert, select, text, update
+from sqlalchemy.types import TypeDecorator
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from idp import audit
@@ -18,6 +19,7 @@ from idp.db import _plan_for, db, execute, run_alone, utcnow
 from idp.models import Account, AuditEvent, LoginSession
 
 POSTGRES = os.environ.get("PANJEREH_TEST_POSTGRES", "")
+postgres_only = pytest.mark.skipif(not POSTGRES, reason="the driver's fast path is PostgreSQL's (make test-production)")
 
 
 def start_session(app, national_id="0012345679"):
@@ -28,6 +30,7 @@ def start_session(app, national_id="0012345679"):
     return login
 
 
+@postgres_only
 def test_rows_are_sqlalchemys_rows(bare_app):
     with bare_app.test_request_context("/"):
         sid = start_session(bare_app).sid
@@ -84,6 +87,7 @@ def test_a_statement_alone_leaves_its_connection_as_it_found_it(bare_app):
         assert events_of("session.ended") == 0
 
 
+@postgres_only
 def test_while_anything_listens_to_the_cursor_every_statement_is_seen(bare_app):
     seen = []
     with bare_app.test_request_context("/"):
@@ -101,19 +105,105 @@ def test_while_anything_listens_to_the_cursor_every_statement_is_seen(bare_app):
     assert any("FROM login_sessions" in s for s in seen) and any("INSERT INTO audit_events" in s for s in seen)
 
 
-postgres_only = pytest.mark.skipif(not POSTGRES, reason="the driver's fast path is PostgreSQL's (make test-production)")
+@postgres_only
+def test_the_sign_in_statements_take_the_fast_path(bare_app):
+    from idp.adapters.registry import _CITIZEN
+    from idp.auth.citizens import _upsert
+    from idp.db import insert_ignoring_duplicates, upsert_insert
+    from idp.models import SessionClient
+    from idp.oauth import consents, grants, server
+
+    now = utcnow()
+    with bare_app.test_request_context("/"):
+        statements = [
+            (sessions_module._LOAD, {"sid": "x"}),
+            (sessions_module._INSERT, dict.fromkeys(c.key for c in LoginSession.__table__.columns)),
+            (_upsert(upsert_insert()), {"nid": "1", "sub": "s", "now": now}),
+            (audit._INSERT, dict.fromkeys(("at", "event", "outcome", "account_id", "subject_digest", "client_id",
+                                           "ip", "user_agent", "details"))),
+            (_CITIZEN, {"national_id": "1"}),
+            (consents._SCOPE, {"account": 1, "client": "c"}),
+            (consents._SCOPE_LOCKED, {"account": 1, "client": "c"}),
+            (consents._WIDEN, {"account": 1, "client": "c", "merged": "openid", "at": now}),
+            (consents._insert_new(upsert_insert()), dict.fromkeys(("account_id", "client_id", "scope", "created_at",
+                                                                   "updated_at"))),
+            (grants._INSERT_CODE, dict.fromkeys(("code_hash", "client_id", "account_id", "redirect_uri", "scope",
+                                                 "nonce", "code_challenge", "code_challenge_method", "sid",
+                                                 "claims_request", "auth_time", "acr", "amr", "created_at",
+                                                 "expires_at"))),
+            (grants._CLAIM_CODE, {"hash": "h", "client": "c", "now": now}),
+            (grants._ACCOUNT, {"account_id": 1}),
+            (grants._ACCOUNT_SIGNED_IN, {"account_id": 1, "sid": "x", "now": now}),
+            (grants._SESSION_ALIVE, {"sid": "x", "now": now}),
+            (server._INSERT_TOKEN, dict.fromkeys(("jti", "family_id", "grant_type", "client_id", "account_id", "scope",
+                                                  "sid", "code_hash", "auth_time", "acr", "amr",
+                                                  "refresh_token_hash", "refresh_scope", "refresh_expires_at",
+                                                  "refresh_used_at", "issued_at", "expires_at", "revoked_at"))),
+            (insert_ignoring_duplicates(SessionClient.__table__), {"sid": "x", "client_id": "c", "first_at": now}),
+        ]
+        assert [str(s).split()[0] for s, p in statements if _plan_for(s, p) is None] == []
 
 
 @postgres_only
-def test_the_sign_in_statements_take_the_fast_path(bare_app):
-    from idp.auth.citizens import _upsert
-    from idp.db import upsert_insert
+def test_statements_of_orm_entities_and_text_run_through_sqlalchemy(bare_app):
+    """Rows of an entity are objects, and an entity's changes go through the session's hooks (the admin
+    record refuses bulk changes): SQLAlchemy runs them, as it runs text."""
+    from idp.models import AdminAction
+    from idp.models.admin import AppendOnlyError
 
     with bare_app.test_request_context("/"):
-        assert _plan_for(sessions_module._LOAD, {"sid": "x"}) is not None
-        assert _plan_for(_upsert(upsert_insert()), {"nid": "1", "sub": "s", "now": utcnow()}) is not None
-        assert _plan_for(audit._INSERT, dict.fromkeys(("at", "event", "outcome", "account_id", "subject_digest",
-                                                       "client_id", "ip", "user_agent", "details"))) is not None
+        sid = start_session(bare_app).sid
+        entity_rows = select(LoginSession).where(LoginSession.sid == bindparam("sid"))
+        assert _plan_for(entity_rows, {"sid": sid}) is None
+        assert execute(entity_rows, {"sid": sid}).scalar_one().sid == sid  # an object, as SQLAlchemy gives it
+        for bulk, params in ((update(AdminAction).values(action=bindparam("a")), {"a": "x"}),
+                             (delete(AdminAction).where(AdminAction.id == bindparam("i")), {"i": 1})):
+            assert _plan_for(bulk, params) is None
+            with pytest.raises(AppendOnlyError):
+                execute(bulk, params)
+            db.session.rollback()
+        assert _plan_for(text("SELECT 1"), {}) is None
+        assert execute(text("SELECT :n"), {"n": 7}).scalar() == 7
+
+
+class Marked(TypeDecorator):
+    """A value that gains a mark each time it is converted for the database."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        return value + "!"
+
+
+@postgres_only
+def test_a_parameter_named_twice_is_converted_once(bare_app):
+    twice = select(cast(bindparam("v", type_=Marked), String).label("a"),
+                   cast(bindparam("v", type_=Marked), String).label("b"))
+    with bare_app.test_request_context("/"):
+        assert _plan_for(twice, {"v": "x"}) is not None
+        assert tuple(execute(twice, {"v": "x"}).one()) == ("x!", "x!")
+
+
+@postgres_only
+def test_an_unreachable_database_is_sqlalchemys_error_for_a_statement_alone_too(settings, template_db):
+    """The pool's connect fails: the views answer SQLAlchemy's DBAPIError with a 503."""
+    from dataclasses import replace
+
+    from idp.app import create_app
+
+    app = create_app(replace(settings, database_url="postgresql+psycopg://postgres@127.0.0.1:1/test"))
+    try:
+        with app.test_request_context("/"):
+            with pytest.raises(DBAPIError):
+                run_alone(audit._INSERT, {"at": utcnow(), "event": "login.started", "outcome": "ok",
+                                          "account_id": None, "subject_digest": None, "client_id": None, "ip": None,
+                                          "user_agent": None, "details": {}})
+            with pytest.raises(DBAPIError):
+                execute(sessions_module._LOAD, {"sid": "x"})
+    finally:
+        with app.app_context():
+            db.engine.dispose()
 
 
 def terminate(pid: int) -> None:
@@ -177,3 +267,15 @@ def test_a_statement_whose_values_sqlalchemy_computes_runs_through_sqlalchemy(ba
         db.session.commit()
         sub = db.session.execute(select(Account.public_sub).where(Account.national_id == "0098765432")).scalar_one()
         assert len(sub) == 36
+
+
+@postgres_only
+def test_while_statements_are_logged_every_statement_goes_through_sqlalchemy(bare_app, caplog):
+    import logging
+
+    with bare_app.test_request_context("/"):
+        assert _plan_for(sessions_module._LOAD, {"sid": "x"}) is not None
+        with caplog.at_level(logging.INFO, logger="sqlalchemy.engine.Engine"):
+            assert _plan_for(sessions_module._LOAD, {"sid": "x"}) is None
+            execute(sessions_module._LOAD, {"sid": "x"})
+    assert any("FROM login_sessions" in record.getMessage() for record in caplog.records)

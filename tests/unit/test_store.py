@@ -198,8 +198,8 @@ def test_unreachable_redis_fails_closed():
     from idp.adapters.store import StoreUnavailable
 
     store = RedisStore("redis://127.0.0.1:1/0")
-    for call in (lambda: store.get("k"), lambda: store.put("k", {}, 1), lambda: store.add("k", {}, 1),
-                 lambda: store.delete("k"), lambda: store.incr("k", 1)):
+    for call in (lambda: store.get("k"), lambda: store.get_many(["k", "j"]), lambda: store.put("k", {}, 1),
+                 lambda: store.add("k", {}, 1), lambda: store.delete("k"), lambda: store.incr("k", 1)):
         with pytest.raises(StoreUnavailable):
             call()
 
