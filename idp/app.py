@@ -72,6 +72,9 @@ def create_app(settings: Settings | None = None, *, migrations: bool = True) -> 
         Migrate(app, db, directory=MIGRATIONS)
     babel.init_app(app, locale_selector=select_locale)
     rendering.install(app)
+    from .views.errors import refuse_plain_http
+
+    app.before_request(refuse_plain_http)  # first: before the CSRF check or anything else reads the request
     csrf.init_app(app)
 
     services = Services.build(settings)

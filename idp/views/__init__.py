@@ -13,10 +13,13 @@ from ..text import to_persian_digits
 TEHRAN = ZoneInfo("Asia/Tehran")
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "frame-ancestors 'none'; form-action 'self' http: https:; base-uri 'none'")
-#: on every response unless the view set its own (a form_post page has its own CSP)
+#: on every response unless the view set its own (a form_post page has its own CSP).
+#: Referrer-Policy ``same-origin``: our addresses never reach another site (a service, a page
+#: linked to), while our own forms carry their page's address, which the CSRF check requires
+#: over https (Flask-WTF's strict referrer check; with ``no-referrer`` no form could be sent)
 SECURITY_HEADERS = (("content-security-policy", "Content-Security-Policy", CSP),
                     ("x-content-type-options", "X-Content-Type-Options", "nosniff"),
-                    ("referrer-policy", "Referrer-Policy", "no-referrer"),
+                    ("referrer-policy", "Referrer-Policy", "same-origin"),
                     ("x-frame-options", "X-Frame-Options", "DENY"))
 
 

@@ -12,11 +12,30 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from ..adapters.registry import RegistryUnavailable
 from ..adapters.store import StoreUnavailable
+from ..oauth.server import check_transport
 from ..db import db
 
 #: endpoints that machines call: errors there are JSON
 API_PATHS = ("/token", "/introspect", "/revoke", "/userinfo", "/par", "/register", "/admin/api", "/jwks.json",
              "/.well-known/")
+
+
+#: probed by load balancers and orchestrators at the instance itself, over plain http: never refused for it
+PROBES = frozenset({"/healthz", "/readyz"})
+
+
+def refuse_plain_http():
+    """Every page and endpoint only over TLS: plain http to a host that is not this machine's own
+    is refused before anything is read (InsecureTransportError: a page in the citizen's language,
+    or JSON on the API paths). RFC 6749 section 3.1 requires it of the authorization endpoint,
+    and the sign-in's pages carry the national ID and the code; Authlib checks it only on the
+    endpoints it parses itself. Behind load balancers that end TLS, IDP_TRUSTED_PROXIES makes
+    their ``X-Forwarded-Proto`` the request's scheme."""
+    path = request.path
+    if path in PROBES or path.startswith("/static/"):
+        return
+    origin = f"{request.scheme}://{request.host}"
+    check_transport(origin, origin + "/")
 
 
 def render_error(title: str, message: str, status: int, code: str | None = None):

@@ -387,6 +387,49 @@ def test_a_step_reads_its_browser_session_and_interaction_in_one_store_call(app,
     assert batches[-1][1:] == [f"interaction:{interaction}"]
 
 
+PLAIN_HTTP_REFUSED = "این نشانی را باید با اتصال امن (https) باز کرد."  # "... must be opened over https"
+
+
+def test_the_sign_in_is_refused_over_plain_http_to_a_public_host(app, rp, browser, citizen):
+    """RFC 6749 section 3.1: the authorization endpoint only over TLS, and the pages that take the national ID
+    and the code with it. Refused before anything starts or is read (in the citizen's language: Persian
+    unless chosen otherwise); the same requests over https go on; health probes still answer."""
+    refused = app.test_client().get(rp.authorize_url(), base_url="http://idp.example")
+    assert refused.status_code == 400 and PLAIN_HTTP_REFUSED in page_text(refused.get_data(as_text=True))
+    assert 'name="national_id"' not in refused.get_data(as_text=True)
+    page = browser.get(rp.authorize_url(), base_url="https://idp.example")
+    assert page_step(page) == "identify"
+    step = action_of(page, "national_id")
+    pair = dict(Forms(page.get_data(as_text=True)).with_field("national_id")["fields"],
+                national_id=citizen["national_id"], mobile=citizen["mobile"])
+    sent = browser.client.post(step, base_url="http://idp.example", data=pair)
+    assert sent.status_code == 400 and PLAIN_HTTP_REFUSED in page_text(sent.get_data(as_text=True))
+    assert sms_messages(browser.outbox) == []
+    as_a_browser = {"Referer": "https://idp.example" + step}  # what the page's Referrer-Policy lets it send
+    assert page_step(browser.client.post(step, base_url="https://idp.example", data=pair,
+                                         headers=as_a_browser)) == "verify"
+    assert app.test_client().get("/healthz", base_url="http://10.0.0.7").status_code == 200
+
+
+def test_over_https_a_form_is_accepted_as_browsers_send_it(app, rp, browser, citizen):
+    """Over https the CSRF check also wants the form's page as the Referer (Flask-WTF's strict check), so
+    the pages must let browsers send it to our own origin (and only there): with ``no-referrer`` every form
+    sent over https was refused as expired. A post with no Referer, or another site's, is still refused."""
+    page = browser.get(rp.authorize_url(), base_url="https://idp.example")
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    step = action_of(page, "national_id")
+    pair = dict(Forms(page.get_data(as_text=True)).with_field("national_id")["fields"],
+                national_id=citizen["national_id"], mobile=citizen["mobile"])
+    for referer in (None, "https://evil.example/"):
+        refused = browser.client.post(step, base_url="https://idp.example", data=pair,
+                                      headers={"Referer": referer} if referer else {})
+        assert refused.status_code == 400 and page_step(refused) is None
+    assert sms_messages(browser.outbox) == []
+    sent = browser.client.post(step, base_url="https://idp.example", data=pair,
+                               headers={"Referer": "https://idp.example" + step})
+    assert page_step(sent) == "verify" and len(sms_messages(browser.outbox)) == 1
+
+
 def test_unknown_interaction_is_rejected(browser):
     assert browser.get("/interaction/not-a-real-id/identify").status_code == 400
 
