@@ -48,10 +48,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.rotated_from = None
 
 
-_ABSENT = object()
-
-
-def take_read_ahead(key: str, default=_ABSENT):
+def take_read_ahead(key: str, default):
     """The value read ahead for ``key`` with the browser's session (once: a later read asks the
     store again, and sees whatever the request has written since), else ``default``."""
     found = g.get("read_ahead")

@@ -6,7 +6,6 @@ import base64
 import json
 from datetime import datetime, timedelta, timezone
 
-from authlib.common.security import is_secure_transport
 from authlib.common.urls import add_params_to_uri
 from flask import Response, request as flask_request
 from werkzeug.datastructures import EnvironHeaders
@@ -14,7 +13,6 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServe
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import OAuth2Request
-from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from authlib.oauth2.rfc6749.requests import OAuth2Payload
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from authlib.oauth2.rfc9207 import IssuerParameter
@@ -71,33 +69,15 @@ class _Headers(EnvironHeaders):
         return True
 
 
-_SECURE_ORIGINS: dict[str, bool] = {}  # "scheme://host" -> Authlib's verdict on its transport
-
-
-def check_transport(origin: str, uri: str) -> None:
-    """Authlib's secure-transport check (InsecureTransportError), judged once per origin: the
-    verdict reads only the scheme and the host, and a worker sees the same few origins on every
-    request (a bounded memo: the Host header is the client's to choose)."""
-    secure = _SECURE_ORIGINS.get(origin)
-    if secure is None:
-        secure = is_secure_transport(uri)
-        if len(_SECURE_ORIGINS) >= 64:
-            _SECURE_ORIGINS.clear()
-        _SECURE_ORIGINS[origin] = secure
-    if not secure:
-        raise InsecureTransportError()
-
-
 class EndpointRequest(FlaskOAuth2Request):
     """Authlib's Flask request for our endpoints, without the work nothing reads: the URI is the
-    scheme, host and path as they came (no query, no IRI round trip), its transport is judged once
-    per origin (check_transport), and the headers are not counted. The attributes are those
-    OAuth2Request.__init__ sets (a test compares them), without its per-request URL parse."""
+    scheme, host and path as they came (no query, no IRI round trip), and the headers are not
+    counted. The attributes are those OAuth2Request.__init__ sets (a test compares them), without
+    its per-request URL parse. Its transport check is the app's, made once for every request
+    before anything reads it (idp.views.errors.refuse_plain_http)."""
 
     def __init__(self, request):
-        origin = f"{request.scheme}://{request.host}"
-        self.uri = uri = origin + request.path
-        check_transport(origin, uri)
+        self.uri = f"{request.scheme}://{request.host}{request.path}"
         self.method = request.method
         self.headers = _Headers(request.environ)
         self._body = None

@@ -1,5 +1,6 @@
 """Error pages in the citizen's language; JSON for API clients."""
 
+from authlib.common.security import is_secure_transport
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import render_template, request
 from flask_babel import gettext as _
@@ -12,7 +13,6 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from ..adapters.registry import RegistryUnavailable
 from ..adapters.store import StoreUnavailable
-from ..oauth.server import check_transport
 from ..db import db
 
 #: endpoints that machines call: errors there are JSON
@@ -22,6 +22,7 @@ API_PATHS = ("/token", "/introspect", "/revoke", "/userinfo", "/par", "/register
 
 #: probed by load balancers and orchestrators at the instance itself, over plain http: never refused for it
 PROBES = frozenset({"/healthz", "/readyz"})
+_SECURE_ORIGINS: dict[str, bool] = {}  # "scheme://host" -> Authlib's verdict on its transport
 
 
 def refuse_plain_http():
@@ -30,12 +31,23 @@ def refuse_plain_http():
     or JSON on the API paths). RFC 6749 section 3.1 requires it of the authorization endpoint,
     and the sign-in's pages carry the national ID and the code; Authlib checks it only on the
     endpoints it parses itself. Behind load balancers that end TLS, IDP_TRUSTED_PROXIES makes
-    their ``X-Forwarded-Proto`` the request's scheme."""
+    their ``X-Forwarded-Proto`` the request's scheme.
+
+    Authlib's verdict (``is_secure_transport``) reads only the scheme and the host, and a worker
+    sees the same few origins on every request: it is kept per origin, in a bounded memo (the
+    Host header is the client's to choose)."""
     path = request.path
     if path in PROBES or path.startswith("/static/"):
         return
     origin = f"{request.scheme}://{request.host}"
-    check_transport(origin, origin + "/")
+    secure = _SECURE_ORIGINS.get(origin)
+    if secure is None:
+        secure = is_secure_transport(origin + "/")
+        if len(_SECURE_ORIGINS) >= 64:
+            _SECURE_ORIGINS.clear()
+        _SECURE_ORIGINS[origin] = secure
+    if not secure:
+        raise InsecureTransportError()
 
 
 def render_error(title: str, message: str, status: int, code: str | None = None):
