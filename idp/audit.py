@@ -11,13 +11,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert
 
-from .db import db, execute, run_alone, utcnow
+from .db import db, insert_at_commit, run_alone, utcnow
 from .models import AuditEvent
 from .security import keyed_hash
 
 SUBJECT_DIGEST = "audit-subject"
 #: built once (a statement built per call costs more to build than to run)
-_INSERT = insert(AuditEvent.__table__)
+_EVENTS = AuditEvent.__table__
+_INSERT = insert(_EVENTS)
 
 
 class Event(str, enum.Enum):
@@ -86,4 +87,4 @@ def record(event: Event, outcome: str = "ok", *, origin: Origin | None = None,
         if db.session().in_transaction():
             db.session.commit()
     else:
-        execute(_INSERT, params)
+        insert_at_commit(_EVENTS, params)  # with the transaction's other events, in one statement

@@ -7,10 +7,10 @@ import time
 from datetime import datetime, timezone
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Delete, Insert, MetaData, Select, Update, event, inspect
+from sqlalchemy import Delete, Insert, MetaData, Select, Update, bindparam, event, insert, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError, MultipleResultsFound, NoResultFound
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -94,7 +94,7 @@ def _insert_ignoring(table, insert):
     return insert(table).on_conflict_do_nothing()
 
 
-def execute(statement, params: dict):
+def execute(statement, params: dict, session=None):
     """``db.session.execute(statement, params)`` for a statement built once (at module level) on
     the sign-in and token paths: in the request's transaction, after the same autoflush.
 
@@ -104,8 +104,9 @@ def execute(statement, params: dict):
     (``first``, ``one``, ``scalar``, ``scalar_one``, ``all``, ``rowcount``; rows by position, by
     name and as ``_mapping``). Elsewhere (SQLite), for a statement the fast path cannot run as
     SQLAlchemy would (see ``_Plan``), and while anything listens to the engine's cursor events
-    (instrumentation, statement counts) or its statements are logged, it is ``db.session.execute``."""
-    session = db.session()
+    (instrumentation, statement counts) or its statements are logged, it is ``db.session.execute``.
+    ``session``: another session than the request's."""
+    session = session or db.session()
     plan = _plan_for(statement, params)
     if plan is None:
         return session.execute(statement, params)
@@ -113,6 +114,50 @@ def execute(statement, params: dict):
         session.flush()  # what session.execute does first: pending objects are written before the statement
     connection = session.connection()
     return plan.run(connection.connection.driver_connection, params, connection)
+
+
+_AT_COMMIT = "panjereh.insert_at_commit"
+
+
+def insert_at_commit(table, params: dict) -> None:
+    """A row of ``table`` (``params``: its columns by name) written when the request's transaction
+    commits, in one statement with the other rows of its table waiting for the same commit (the
+    sign-in's consent and code events: one INSERT where there were two). A rollback, or a session
+    closed without a commit, drops it with everything else of the transaction; until then, a
+    statement run alone (``run_alone``) runs in that transaction, as it would after the INSERT."""
+    session = db.session()
+    if not session.in_transaction():
+        session.begin()  # a transaction (no connection yet) that its commit or rollback ends
+    session.info.setdefault(_AT_COMMIT, {}).setdefault(table, []).append(params)
+
+
+@event.listens_for(Session, "before_commit")
+def _insert_waiting_rows(session):
+    waiting = session.info.pop(_AT_COMMIT, None)
+    for table, rows in (waiting or {}).items():
+        keys = tuple(rows[0])
+        if any(tuple(row) != keys for row in rows):  # not one shape: a statement each
+            for row in rows:
+                execute(_insert_rows(table, tuple(row), 1), _numbered([row]), session)
+            continue
+        execute(_insert_rows(table, keys, len(rows)), _numbered(rows), session)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_waiting_rows(session, transaction):
+    if transaction.parent is None:
+        session.info.pop(_AT_COMMIT, None)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_rows(table, keys: tuple[str, ...], count: int):
+    """``INSERT INTO table (keys) VALUES (...), (...)``: ``count`` rows, values named ``<key>_<n>``."""
+    return insert(table).values([{key: bindparam(f"{key}_{n}", type_=table.c[key].type) for key in keys}
+                                 for n in range(count)])
+
+
+def _numbered(rows: list[dict]) -> dict:
+    return {f"{key}_{n}": value for n, row in enumerate(rows) for key, value in row.items()}
 
 
 def run_alone(statement, params: dict, *, rows: bool = False):
@@ -225,14 +270,14 @@ class _Plan:
         for name, convert in self.converters:
             values[name] = convert(values[name])
         try:
-            with driver.cursor() as cursor:
-                cursor.execute(self.sql, values)
-                rows = cursor.fetchall() if self.row is not None and cursor.description else []
-                rowcount = cursor.rowcount
-                if rows and self.readers is None:
-                    self.readers = tuple(
-                        column.type.dialect_impl(self.dialect).result_processor(self.dialect, described.type_code)
-                        for column, described in zip(self.columns, cursor.description))
+            cursor = _cursor_of(driver, owner)
+            cursor.execute(self.sql, values)
+            rows = cursor.fetchall() if self.row is not None else []  # a query, or a change's RETURNING
+            rowcount = cursor.rowcount
+            if rows and self.readers is None:
+                self.readers = tuple(
+                    column.type.dialect_impl(self.dialect).result_processor(self.dialect, described.type_code)
+                    for column, described in zip(self.columns, cursor.description))
         except Exception as exc:  # noqa: BLE001 - handed to SQLAlchemy, which raises it as it would have
             if isinstance(owner, Connection):
                 owner._handle_dbapi_exception(exc, self.sql, values, None, None)
@@ -250,6 +295,20 @@ class _Plan:
             else:
                 rows = [make(row) for row in rows]
         return _Result(rows, rowcount)
+
+
+def _cursor_of(driver, owner):
+    """The driver connection's own cursor, made once and kept with the pooled connection (its
+    ``info`` lives as long as the driver connection): a cursor is cheap to run again and costs a
+    little to make, every statement. A replaced or closed connection gets a new one."""
+    info = owner.info
+    cursor = info.get(_CURSOR)
+    if cursor is None or cursor.connection is not driver or cursor.closed:
+        cursor = info[_CURSOR] = driver.cursor()
+    return cursor
+
+
+_CURSOR = "panjereh.cursor"
 
 
 class _NoPlan(Exception):

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from idp import audit
 from idp.auth import sessions as sessions_module
 from idp.auth.citizens import account_for
-from idp.db import _plan_for, db, execute, run_alone, utcnow
+from idp.db import _insert_rows, _numbered, _plan_for, db, execute, run_alone, utcnow
 from idp.models import Account, AuditEvent, LoginSession
 
 POSTGRES = os.environ.get("PANJEREH_TEST_POSTGRES", "")
@@ -65,6 +65,52 @@ def test_a_constraint_violation_is_sqlalchemys_and_changes_nothing(bare_app):
         db.session.remove()
         kept = db.session.execute(select(LoginSession.user_agent).where(LoginSession.sid == login.sid)).scalar_one()
         assert kept == "phone"
+
+
+EVENT_KEYS = ("at", "event", "outcome", "account_id", "subject_digest", "client_id", "ip", "user_agent", "details")
+
+
+def test_events_waiting_for_the_commit_are_written_with_it_in_one_statement(bare_app):
+    """The consent and the code it leads to: two events, one INSERT, at the commit; nothing before it."""
+    seen = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    with bare_app.test_request_context("/"):
+        engine = db.engine
+        audit.record(audit.Event.CONSENT_GRANTED, client_id="tax", scope="openid", commit=False)
+        audit.record(audit.Event.CODE_ISSUED, client_id="tax", commit=False)
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            db.session.commit()
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        assert [s.split()[0] for s in seen] == ["INSERT"]
+        assert events_of("consent.granted") == 1 and events_of("code.issued") == 1
+        kept = db.session.execute(select(AuditEvent.details).where(AuditEvent.event == "consent.granted")).scalar()
+        assert kept == {"scope": "openid"}
+
+
+def test_events_waiting_for_a_commit_that_never_comes_are_dropped(bare_app):
+    with bare_app.test_request_context("/"):
+        audit.record(audit.Event.CONSENT_GRANTED, client_id="tax", commit=False)
+        db.session.rollback()
+        db.session.commit()
+        audit.record(audit.Event.CODE_ISSUED, client_id="tax", commit=False)
+        db.session.remove()  # the request ends without a commit
+        db.session.commit()
+        assert events_of("consent.granted") == 0 and events_of("code.issued") == 0
+
+
+def test_an_event_waiting_for_the_commit_keeps_a_later_statement_in_its_transaction(bare_app):
+    """An event reports the change it goes with: a statement after it is not committed on its own."""
+    with bare_app.test_request_context("/"):
+        audit.record(audit.Event.CONSENT_GRANTED, client_id="tax", commit=False)
+        run_alone(audit._INSERT, dict(dict.fromkeys(EVENT_KEYS), at=utcnow(), event="login.started",
+                                      outcome="ok", details={}))
+        db.session.rollback()
+        assert events_of("login.started") == 0 and events_of("consent.granted") == 0
 
 
 def events_of(kind: str) -> int:
@@ -140,6 +186,7 @@ def test_the_sign_in_statements_take_the_fast_path(bare_app):
                                                   "refresh_token_hash", "refresh_scope", "refresh_expires_at",
                                                   "refresh_used_at", "issued_at", "expires_at", "revoked_at"))),
             (insert_ignoring_duplicates(SessionClient.__table__), {"sid": "x", "client_id": "c", "first_at": now}),
+            (_insert_rows(audit._EVENTS, EVENT_KEYS, 2), _numbered([dict.fromkeys(EVENT_KEYS)] * 2)),
         ]
         assert [str(s).split()[0] for s, p in statements if _plan_for(s, p) is None] == []
 
