@@ -38,13 +38,17 @@ class OutboxSender:
         self.echo = echo
 
     def send(self, to, text):
+        line = json.dumps({"to": to, "text": text, "at": int(time.time())}, ensure_ascii=False) + "\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            line = json.dumps({"to": to, "text": text, "at": int(time.time())}, ensure_ascii=False)
-            # O_APPEND writes of one short line are atomic across worker processes
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            with os.fdopen(fd, "a", encoding="utf-8") as handle:
-                handle.write(line + "\n")
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            except FileNotFoundError:  # the first message: its folder is made then
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                os.write(fd, line.encode())  # one O_APPEND write of one short line: whole, across workers
+            finally:
+                os.close(fd)
         except OSError as exc:
             log.error("SMS outbox not writable: %s", exc)
             return Delivery(False, "outbox-unwritable")

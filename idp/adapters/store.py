@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from datetime import timedelta
 from typing import Protocol
 
@@ -23,6 +24,19 @@ from ..models import KVEntry
 
 
 log = logging.getLogger(__name__)
+
+
+def _after_fork(owner, method) -> None:
+    """``method(owner)`` in a forked child, for as long as ``owner`` lives (a check of the process id
+    at every use would cost a system call each time)."""
+    ref = weakref.ref(owner)
+
+    def forked():
+        alive = ref()
+        if alive is not None:
+            method(alive)
+
+    os.register_at_fork(after_in_child=forked)
 
 
 class StoreUnavailable(RuntimeError):
@@ -39,6 +53,7 @@ class KeyValueStore(Protocol):
     def move(self, old_key: str, key: str, value: dict, ttl: int) -> None: ...
     def take(self, key: str) -> bool: ...
     def incr(self, key: str, ttl: int, amount: int = 1) -> int: ...
+    def get_counting(self, key: str, counter: str, ttl: int) -> tuple[dict | None, int]: ...
     def count(self, key: str) -> int: ...
     def expires_at(self, key: str) -> float | None: ...
 
@@ -116,6 +131,10 @@ class SqlStore:
             return count
         raise StoreUnavailable("counter contention")
 
+    def get_counting(self, key, counter, ttl):
+        """``get(key)`` and ``incr(counter, ttl)``: the value and the count that includes this call."""
+        return self.get(key), self.incr(counter, ttl)
+
     def count(self, key):
         value = self.get(key)
         return value["n"] if value else 0
@@ -164,12 +183,18 @@ class NearCache:
         self._lock = threading.Lock()
         self._conn = None
         self.connection_id = None  # the tracking connection's id at the server (CLIENT LIST shows it)
-        self._pid = None
         self._retry_at = 0.0
         self._generation = 0  # changes with every invalidation applied: a read that spans one is not kept
         self._proven = 0.0  # every message Redis sent before this moment has been applied
         self._ping_sent = None
         self.unsupported = False  # the server refused CLIENT TRACKING: every read goes to Redis
+        _after_fork(self, NearCache._forked)
+
+    def _forked(self) -> None:
+        """In a forked worker: the parent's connection and copy are not ours."""
+        self._lock = threading.Lock()
+        self._conn = None
+        self._entries.clear()
 
     def get(self, key: str, fetch):
         with self._lock:
@@ -198,9 +223,6 @@ class NearCache:
         """Connected, with every invalidation that has reached us applied."""
         import redis
 
-        if self._pid != os.getpid():  # a forked worker: the parent's connection is not ours
-            self._conn, self._pid = None, os.getpid()
-            self._entries.clear()
         if self._conn is None:
             if self.unsupported or time.monotonic() < self._retry_at:
                 return False
@@ -279,11 +301,16 @@ class RedisStore:
     def __init__(self, url: str, prefix: str = "panjereh:", near: tuple[str, ...] = ()):
         import redis  # imported here: only production needs it
 
-        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)  # pooled: pipelines
+        self._single = None  # the process's own connection for single commands (see _command)
         self._prefix = prefix
         self._errors = redis.RedisError
         # keys read far more often than written (token records): each worker keeps a coherent copy
         self._near = NearCache(self._redis.connection_pool, tuple(prefix + p for p in near)) if near else None
+        _after_fork(self, RedisStore._forked)
+
+    def _forked(self) -> None:
+        self._single = None  # a forked child: the parent's connection is not its own
 
     def _is_near(self, full_key: str) -> bool:
         return self._near is not None and full_key.startswith(self._near.prefixes)
@@ -294,11 +321,47 @@ class RedisStore:
         except self._errors as exc:
             raise StoreUnavailable(str(exc)) from exc
 
+    def _command(self, fn):
+        """``fn(client)`` for one command, on the process's own connection. A command through the pool
+        pays the pool's checks of the connection it lends, before every command: a read that must find
+        nothing, two changes of the socket's timeout and two process-id checks (five system calls, a
+        third of a sign-in's). This connection is used under a lock (redis-py's single-connection
+        client) and, after an error, reconnects at the next command. It is made at the first command,
+        inside the error handling (Redis down when a worker starts is a clean 503 and a later retry,
+        not a worker that cannot start), and again in a forked child."""
+        try:
+            client = self._single
+            now = time.monotonic()
+            if client is None:
+                client = self._single = type(self._redis)(connection_pool=self._redis.connection_pool,
+                                                          single_connection_client=True)
+            elif now - self._used_at > self.REST:
+                self._check_rested(client.connection)
+            self._used_at = now
+            return fn(client)
+        except self._errors as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    #: a connection unused this long is checked before its next command (Redis's own idle timeout, a
+    #: proxy's, or a restart may have closed it meanwhile)
+    REST = 1.0
+    _used_at = 0.0
+
+    def _check_rested(self, conn) -> None:
+        """As the pool checks a connection it lends (and only for one that rested): one the server
+        closed, or with data nobody asked for, is replaced before the command, not failed by it."""
+        try:
+            stale = conn.can_read()
+        except (self._errors, OSError):
+            stale = True
+        if stale:
+            conn.disconnect()  # the command reconnects
+
     def get(self, key):
         full = self._prefix + key
 
         def fetch():
-            raw = self._call(self._redis.get, full)
+            raw = self._command(lambda r: r.get(full))
             return None if raw is None else json.loads(raw)
 
         return self._near.get(full, fetch) if self._is_near(full) else fetch()
@@ -307,7 +370,7 @@ class RedisStore:
         """Several values in one round trip (``MGET``); near-cached keys are read as ``get`` reads them."""
         if any(self._is_near(self._prefix + key) for key in keys):
             return [self.get(key) for key in keys]
-        raws = self._call(self._redis.mget, [self._prefix + key for key in keys])
+        raws = self._command(lambda r: r.mget([self._prefix + key for key in keys]))
         return [None if raw is None else json.loads(raw) for raw in raws]
 
     def _written(self, *full_keys: str, barrier: bool = True) -> None:
@@ -322,11 +385,11 @@ class RedisStore:
         for key in near:
             self._near.forget(key)
         if barrier:
-            self._call(self._redis.ping)
+            self._command(lambda r: r.ping())
 
     def put(self, key, value, ttl):
         full = self._prefix + key
-        self._call(lambda: self._redis.set(full, json.dumps(value), ex=ttl))
+        self._command(lambda r: r.set(full, json.dumps(value), ex=ttl))
         self._written(full)
 
     def put_many(self, items):
@@ -341,14 +404,14 @@ class RedisStore:
 
     def add(self, key, value, ttl):
         full = self._prefix + key
-        added = bool(self._call(lambda: self._redis.set(full, json.dumps(value), ex=ttl, nx=True)))
+        added = bool(self._command(lambda r: r.set(full, json.dumps(value), ex=ttl, nx=True)))
         # no barrier: an added key is new (a token's record written as it is issued, before anyone holds it)
         self._written(full, barrier=False)
         return added
 
     def delete(self, key):
         full = self._prefix + key
-        deleted = self._call(self._redis.delete, full) > 0
+        deleted = self._command(lambda r: r.delete(full)) > 0
         self._written(full)
         return deleted
 
@@ -378,12 +441,27 @@ class RedisStore:
             return pipe.execute()[0]
         return self._call(run)
 
+    def get_counting(self, key, counter, ttl):
+        """A value read and a try counted in one round trip (GET, INCR, EXPIRE NX)."""
+        full = self._prefix + key
+        if self._is_near(full):
+            return self.get(key), self.incr(counter, ttl)
+
+        def run():
+            pipe = self._redis.pipeline()
+            pipe.get(full)
+            pipe.incrby(self._prefix + counter, 1)
+            pipe.expire(self._prefix + counter, ttl, nx=True)
+            raw, count, _set = pipe.execute()
+            return (None if raw is None else json.loads(raw)), count
+        return self._call(run)
+
     def count(self, key):
-        raw = self._call(self._redis.get, self._prefix + key)
+        raw = self._command(lambda r: r.get(self._prefix + key))
         return int(raw) if raw is not None else 0
 
     def expires_at(self, key):
-        ttl = self._call(self._redis.pttl, self._prefix + key)
+        ttl = self._command(lambda r: r.pttl(self._prefix + key))
         return None if ttl is None or ttl < 0 else time.time() + ttl / 1000
 
 

@@ -7,7 +7,9 @@ allow ``otp_max_attempts`` wrong tries per challenge, and are kept only as a
 keyed hash compared in constant time.
 
 Verification order (each step fails closed): format, challenge present, not
-expired, attempt counted, constant-time compare, consumed atomically.
+expired, attempt counted, constant-time compare, consumed atomically. A challenge
+verified by its id is read with its try counted, in one round trip (a try at an
+expired challenge is then taken back; one at an absent challenge counts for nothing).
 """
 
 from __future__ import annotations
@@ -66,8 +68,13 @@ class OtpService:
     def _keep(self) -> int:
         return self.ttl + 600
 
+    def entry(self, challenge: Challenge) -> tuple[str, dict, int]:
+        """The challenge as the store keeps it (key, value, lifetime): for a caller that saves it
+        with its own entries in one round trip (``issue(..., save=False)``)."""
+        return "otp:" + challenge.id, challenge.__dict__, self._keep()
+
     def _save(self, challenge: Challenge) -> None:
-        self.store.put("otp:" + challenge.id, challenge.__dict__, self._keep())
+        self.store.put(*self.entry(challenge))
 
     def get(self, challenge_id: str | None) -> Challenge | None:
         if not challenge_id:
@@ -76,14 +83,14 @@ class OtpService:
         return Challenge(**data) if data else None
 
     def issue(self, national_id: str, mobile: str, matched: bool,
-              render: Callable[[str], str]) -> tuple[Challenge, bool | None]:
+              render: Callable[[str], str], save: bool = True) -> tuple[Challenge, bool | None]:
         """A new challenge; sends the code when the pair matched.
 
         Returns the challenge and whether the SMS went out (None when nothing was sent
-        because the pair did not match)."""
+        because the pair did not match). ``save=False``: the caller saves it (``entry``)."""
         now = time.time()
         challenge = Challenge(random_token(24), national_id, mobile, matched, None, now + self.ttl, now, 0)
-        return self._send(challenge, render, now)
+        return self._send(challenge, render, now, save)
 
     def resend(self, challenge: Challenge, render, wait: int | None = None) -> tuple[Challenge, bool | None]:
         now = time.time()
@@ -91,7 +98,7 @@ class OtpService:
             raise ValueError("resend not allowed yet")
         return self._send(challenge, render, now)
 
-    def _send(self, challenge: Challenge, render, now: float):
+    def _send(self, challenge: Challenge, render, now: float, save: bool = True):
         delivered = None
         code_hash = None
         if challenge.matched:
@@ -100,7 +107,8 @@ class OtpService:
             delivered = self.sender.send(challenge.mobile, render(code)).ok
         challenge = Challenge(challenge.id, challenge.national_id, challenge.mobile, challenge.matched,
                               code_hash, now + self.ttl, now, challenge.sends + 1)
-        self._save(challenge)
+        if save:
+            self._save(challenge)
         return challenge, delivered
 
     def verify(self, challenge: Challenge | str | None, code: str, consume: bool = True) -> Verification:
@@ -109,13 +117,21 @@ class OtpService:
         it has done what the code was for, so a failure on the way leaves the code usable."""
         if not CODE_FORMAT.match(code or ""):
             return Verification(Outcome.WRONG)  # not a code at all: not counted as a try
-        if not isinstance(challenge, Challenge):
-            challenge = self.get(challenge)
+        if isinstance(challenge, Challenge):
+            attempts = None
+        elif challenge:  # by its id: read, and the try counted, in one round trip
+            data, attempts = self.store.get_counting("otp:" + challenge, f"otp:{challenge}:attempts", self._keep())
+            challenge = Challenge(**data) if data else None
+        else:
+            challenge = None
         if challenge is None:
             return Verification(Outcome.UNKNOWN)
         if challenge.expires_at <= time.time():
+            if attempts is not None:  # counted with the read: a try at an expired code is not a try
+                self.store.incr(f"otp:{challenge.id}:attempts", self._keep(), -1)
             return Verification(Outcome.EXPIRED, challenge)
-        attempts = self.store.incr(f"otp:{challenge.id}:attempts", self._keep())
+        if attempts is None:
+            attempts = self.store.incr(f"otp:{challenge.id}:attempts", self._keep())
         if attempts > self.max_attempts:
             self.kill(challenge)
             return Verification(Outcome.EXHAUSTED, challenge)

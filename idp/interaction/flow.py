@@ -102,12 +102,16 @@ class Interactions:
             raise InteractionError("interaction already finished")
         return interaction
 
-    def save(self, interaction: Interaction) -> None:
+    def save(self, interaction: Interaction, *entries: tuple[str, dict, int]) -> None:
+        """``entries``: other values (key, value, lifetime) saved with it, in one round trip."""
         remaining = int(interaction.created_at + self.ttl - time.time())
         if remaining <= 0:
             raise InteractionError("interaction expired")
         # its fields as they are (the store serialises them at once): no deep copy, as asdict() makes
-        self.store.put(self.key(interaction.id), vars(interaction), remaining)
+        if entries:
+            self.store.put_many([*entries, (self.key(interaction.id), vars(interaction), remaining)])
+        else:
+            self.store.put(self.key(interaction.id), vars(interaction), remaining)
 
     def finish(self, interaction: Interaction) -> None:
         self.store.delete(self.key(interaction.id))

@@ -104,13 +104,13 @@ def identify_view(interaction, client):
             return steps.identify_page(interaction, client, form, 429)
         result = identify(svc.registry, svc.ownership, national_id, mobile)
         interaction.identified_live = getattr(result, "live", True)
-        challenge, delivered = svc.otp.issue(national_id, mobile, result.matched, sms_text)
+        challenge, delivered = svc.otp.issue(national_id, mobile, result.matched, sms_text, save=False)
         event = Event.OTP_NOT_SENT if delivered is None else (Event.OTP_SENT if delivered else Event.OTP_SEND_FAILED)
         record(event, "ok" if delivered else "fail", origin=origin(), national_id=national_id,
                client_id=client_id(client))
         interaction.challenge_id = challenge.id
         interaction.move(VERIFY)
-        svc.interactions.save(interaction)
+        svc.interactions.save(interaction, svc.otp.entry(challenge))  # both in one round trip
         return steps.verify_page(interaction, client, challenge)  # shown at once: no redirect to it
     return steps.identify_page(interaction, client, form)
 
@@ -119,12 +119,13 @@ def identify_view(interaction, client):
 @with_interaction(VERIFY)
 def verify(interaction, client):
     svc = services()
-    challenge = svc.otp.get(interaction.challenge_id)
-    if challenge is None:
-        return restart(interaction, _("The code has expired. Please start again."))
     form = OtpForm()
     if form.validate_on_submit():
-        result = svc.otp.verify(challenge, form.otp.data, consume=False)  # consumed by signed_in
+        # the challenge read and the try counted in one round trip; consumed by signed_in
+        result = svc.otp.verify(interaction.challenge_id, form.otp.data, consume=False)
+        challenge = result.challenge
+        if challenge is None:
+            return restart(interaction, _("The code has expired. Please start again."))
         if result.outcome is Outcome.OK:
             return signed_in(interaction, client, challenge)
         record(Event.OTP_FAILED, result.outcome.value, origin=origin(), national_id=challenge.national_id,
@@ -142,6 +143,10 @@ def verify(interaction, client):
                 record(Event.LOCKED_OUT, "locked", origin=origin(), national_id=challenge.national_id,
                        client_id=client_id(client))
             return restart(interaction, _("Too many wrong codes. Please start again."))
+    else:
+        challenge = svc.otp.get(interaction.challenge_id)
+        if challenge is None:
+            return restart(interaction, _("The code has expired. Please start again."))
     return steps.verify_page(interaction, client, challenge, form)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from datetime import timedelta
@@ -75,6 +76,12 @@ def check_store_contract(store, advance: Callable[[float], None]) -> None:
     store.put("short", {"v": 3}, 60)  # put revives an expired key with the new lifetime
     assert store.get("short") == {"v": 3}
     assert store.delete("short") is True
+    # a value read and a try counted together: the count includes this try, absent or not
+    assert store.get_counting("long", "long-tries", 1) == ({"v": 1}, 1)
+    assert store.get_counting("long", "long-tries", 60) == ({"v": 1}, 2)
+    assert store.get_counting("nothing", "nothing-tries", 60) == (None, 1)
+    advance(1.2)
+    assert store.get_counting("long", "long-tries", 60) == ({"v": 1}, 1)  # the first try set the lifetime
 
 
 def check_optional_counters(store) -> None:
@@ -193,6 +200,38 @@ def test_redis_store_sets_a_ttl_on_everything(redis_store):
         assert 0 < ttl <= 30, key
 
 
+def test_a_connection_closed_while_it_rested_is_replaced_before_the_next_command(redis_store):
+    """Redis's idle timeout, a proxy's, or a restart closes a worker's connection between citizens:
+    the next citizen is served, not failed."""
+    import redis
+
+    redis_store.put("k", {"v": 1}, 60)
+    before = redis_store._command(lambda r: r.client_id())
+    with redis.Redis.from_url(REDIS_URL) as admin:
+        assert admin.client_kill_filter(_id=before) == 1
+    redis_store._used_at -= RedisStore.REST + 1  # it rested
+    assert redis_store.get("k") == {"v": 1}
+    assert redis_store._command(lambda r: r.client_id()) != before
+
+
+def test_a_forked_worker_uses_a_connection_of_its_own(redis_store):
+    """Workers forked from a master that loaded the app (gunicorn's preload): a connection shared with
+    the parent would mix their answers."""
+    redis_store.put("k", {"v": 1}, 60)
+    parent = redis_store._command(lambda r: r.client_id())
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        try:
+            ok = redis_store.get("k") == {"v": 1} and redis_store._command(lambda r: r.client_id()) != parent
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1"
+    assert redis_store._command(lambda r: r.client_id()) == parent  # the parent's own is untouched
+
+
 def test_unreachable_redis_fails_closed():
     pytest.importorskip("redis")
     from idp.adapters.store import StoreUnavailable
@@ -213,8 +252,9 @@ def near_pair(redis_store):
     here = RedisStore(REDIS_URL, prefix=redis_store._prefix, near=("tok:",))
     here._near.FRESH_FOR = 30.0  # these tests are about coherence; a slow machine must not make them about time
     reads = []
-    real_get = here._redis.get
-    here._redis.get = lambda key: (reads.append(key), real_get(key))[1]
+    client = here._command(lambda r: r)  # the store's own connection, that single commands use
+    real_get = client.get
+    client.get = lambda key: (reads.append(key), real_get(key))[1]
     yield here, redis_store, reads
     if here._near._conn is not None:
         here._near._conn.disconnect()
