@@ -14,6 +14,7 @@ import threading
 import time
 import weakref
 from datetime import timedelta
+from select import POLLIN, poll
 from typing import Protocol
 
 from sqlalchemy import delete, select
@@ -182,6 +183,7 @@ class NearCache:
         self._entries: dict[str, tuple[float, object]] = {}  # key -> (good until, value)
         self._lock = threading.Lock()
         self._conn = None
+        self._waiting = None  # a poll of the tracking connection's socket
         self.connection_id = None  # the tracking connection's id at the server (CLIENT LIST shows it)
         self._retry_at = 0.0
         self._generation = 0  # changes with every invalidation applied: a read that spans one is not kept
@@ -237,8 +239,11 @@ class NearCache:
                 self._retry_at = time.monotonic() + 1.0
                 return False
         try:
-            while self._conn.can_read(timeout=0):
-                self._apply(self._conn.read_response())
+            if self._waiting.poll(0):  # the usual answer is no: one system call, no timeout changes
+                while True:
+                    self._apply(self._conn.read_response())
+                    if not self._conn.can_read(timeout=0):  # the parser's buffer, then the socket
+                        break
             now = time.monotonic()
             if self._ping_sent is None and now - self._proven > self.PING_AFTER:
                 self._conn.send_command("PING")
@@ -267,9 +272,13 @@ class NearCache:
         except BaseException:
             conn.disconnect()
             raise
+        # bytes waiting on its socket: between two checks the parser holds no whole message (each check
+        # reads until it has none), so the socket tells whether anything new has come
+        waiting = poll()
+        waiting.register(conn._sock.fileno(), POLLIN)
         self._entries.clear()  # anything kept before now was not watched
         self._generation += 1
-        self._conn = conn
+        self._conn, self._waiting = conn, waiting
         self._proven, self._ping_sent = time.monotonic(), None  # subscribed before anything was kept
 
     def _apply(self, message) -> None:
