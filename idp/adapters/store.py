@@ -184,6 +184,7 @@ class NearCache:
         self._lock = threading.Lock()
         self._conn = None
         self._waiting = None  # a poll of the tracking connection's socket
+        self._unread = False  # messages may wait in its parser (just connected)
         self.connection_id = None  # the tracking connection's id at the server (CLIENT LIST shows it)
         self._retry_at = 0.0
         self._generation = 0  # changes with every invalidation applied: a read that spans one is not kept
@@ -239,11 +240,10 @@ class NearCache:
                 self._retry_at = time.monotonic() + 1.0
                 return False
         try:
-            if self._waiting.poll(0):  # the usual answer is no: one system call, no timeout changes
-                while True:
+            if self._unread or self._waiting.poll(0):  # usually neither: one system call, no timeout changes
+                self._unread = False
+                while self._conn.can_read(timeout=0):  # the parser's buffer, then the socket
                     self._apply(self._conn.read_response())
-                    if not self._conn.can_read(timeout=0):  # the parser's buffer, then the socket
-                        break
             now = time.monotonic()
             if self._ping_sent is None and now - self._proven > self.PING_AFTER:
                 self._conn.send_command("PING")
@@ -273,12 +273,13 @@ class NearCache:
             conn.disconnect()
             raise
         # bytes waiting on its socket: between two checks the parser holds no whole message (each check
-        # reads until it has none), so the socket tells whether anything new has come
+        # reads until it has none; ``_unread``: the subscription's reply may have come with messages),
+        # so the socket tells whether anything new has come
         waiting = poll()
         waiting.register(conn._sock.fileno(), POLLIN)
         self._entries.clear()  # anything kept before now was not watched
         self._generation += 1
-        self._conn, self._waiting = conn, waiting
+        self._conn, self._waiting, self._unread = conn, waiting, True
         self._proven, self._ping_sent = time.monotonic(), None  # subscribed before anything was kept
 
     def _apply(self, message) -> None:
