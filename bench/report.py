@@ -31,6 +31,22 @@ def cpu_model() -> str:
     return platform.processor() or "?"
 
 
+def _python() -> str:
+    """The interpreter the server runs under (the venv's): its version, its executable, and whether
+    the interpreter lives in a shared libpython (a build option that costs speed)."""
+    import sys
+    import sysconfig
+
+    shared = "shared libpython" if sysconfig.get_config_var("Py_ENABLE_SHARED") and not _static(sys.executable) \
+        else "one executable"
+    return f"{platform.python_version()} ({os.path.realpath(sys.executable)}, {shared})"
+
+
+def _static(executable: str) -> bool:
+    """Whether the executable carries the interpreter itself (it links no libpython)."""
+    return "libpython" not in _out(["ldd", os.path.realpath(executable)])
+
+
 def environment() -> dict:
     status = _out(["git", "status", "--porcelain", "--untracked-files=no"])
     changed = [line for line in status.splitlines() if line.strip()]
@@ -40,7 +56,7 @@ def environment() -> dict:
         "uname": _out(["uname", "-a"]),
         "cpu": f"{cpu_model()} × {os.cpu_count()} cores",
         "memory": _meminfo(),
-        "python": platform.python_version(),
+        "python": _python(),
         "node": _out([node, "--version"]) if node else "not installed",
         "postgres": _pg_version(),
         "redis": _out(["redis-server", "--version"]).split(" sha=")[0] if shutil.which("redis-server") else "?",
