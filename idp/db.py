@@ -126,6 +126,9 @@ def insert_at_commit(table, params: dict) -> None:
     closed without a commit, drops it with everything else of the transaction; until then, a
     statement run alone (``run_alone``) runs in that transaction, as it would after the INSERT."""
     session = db.session()
+    if session.in_nested_transaction():  # a savepoint's rows go (or are undone) with it: written now
+        execute(_insert_rows(table, tuple(params), 1), _numbered([params]), session)
+        return
     if not session.in_transaction():
         session.begin()  # a transaction (no connection yet) that its commit or rollback ends
     session.info.setdefault(_AT_COMMIT, {}).setdefault(table, []).append(params)
@@ -133,6 +136,9 @@ def insert_at_commit(table, params: dict) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _insert_waiting_rows(session):
+    if session.in_nested_transaction():  # a savepoint's commit: the rows wait for the transaction's
+        return
+    session.flush()  # what the flush adds (its own hooks) waits with the rest
     waiting = session.info.pop(_AT_COMMIT, None)
     for table, rows in (waiting or {}).items():
         keys = tuple(rows[0])

@@ -45,8 +45,10 @@ class OutboxSender:
             except FileNotFoundError:  # the first message: its folder is made then
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            data = line.encode()
             try:
-                os.write(fd, line.encode())  # one O_APPEND write of one short line: whole, across workers
+                if os.write(fd, data) != len(data):  # one O_APPEND write of one short line: whole, across workers
+                    raise OSError("short write (disk full?)")
             finally:
                 os.close(fd)
         except OSError as exc:

@@ -313,6 +313,8 @@ class RedisStore:
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)  # pooled: pipelines
         self._single = None  # the process's own connection for single commands (see _command)
+        self._making = threading.Lock()
+        self._connection_errors = redis.ConnectionError  # not a timeout: Redis is there, and slow
         self._prefix = prefix
         self._errors = redis.RedisError
         # keys read far more often than written (token records): each worker keeps a coherent copy
@@ -321,6 +323,7 @@ class RedisStore:
 
     def _forked(self) -> None:
         self._single = None  # a forked child: the parent's connection is not its own
+        self._making = threading.Lock()
 
     def _is_near(self, full_key: str) -> bool:
         return self._near is not None and full_key.startswith(self._near.prefixes)
@@ -331,26 +334,38 @@ class RedisStore:
         except self._errors as exc:
             raise StoreUnavailable(str(exc)) from exc
 
-    def _command(self, fn):
+    def _command(self, fn, read: bool = False):
         """``fn(client)`` for one command, on the process's own connection. A command through the pool
         pays the pool's checks of the connection it lends, before every command: a read that must find
         nothing, two changes of the socket's timeout and two process-id checks (five system calls, a
         third of a sign-in's). This connection is used under a lock (redis-py's single-connection
         client) and, after an error, reconnects at the next command. It is made at the first command,
         inside the error handling (Redis down when a worker starts is a clean 503 and a later retry,
-        not a worker that cannot start), and again in a forked child."""
+        not a worker that cannot start), and again in a forked child. ``read``: a command that changes
+        nothing, sent once more on a fresh connection when the connection turns out to be gone."""
         try:
-            client = self._single
-            now = time.monotonic()
-            if client is None:
-                client = self._single = type(self._redis)(connection_pool=self._redis.connection_pool,
-                                                          single_connection_client=True)
-            elif now - self._used_at > self.REST:
-                self._check_rested(client.connection)
-            self._used_at = now
-            return fn(client)
+            client = self._single or self._make_single()
+            with client.single_connection_lock:  # the check and the command, one thread at a time
+                now = time.monotonic()
+                if now - self._used_at > self.REST:
+                    self._check_rested(client.connection)
+                self._used_at = now
+                try:
+                    return fn(client)
+                except self._connection_errors:
+                    if not read:
+                        raise  # a write may have been applied: never sent twice (``take`` decides single use)
+                    client.connection.disconnect()  # Redis restarted, or a proxy closed it: once more
+                    return fn(client)
         except self._errors as exc:
             raise StoreUnavailable(str(exc)) from exc
+
+    def _make_single(self):
+        with self._making:
+            if self._single is None:
+                self._single = type(self._redis)(connection_pool=self._redis.connection_pool,
+                                                 single_connection_client=True)
+            return self._single
 
     #: a connection unused this long is checked before its next command (Redis's own idle timeout, a
     #: proxy's, or a restart may have closed it meanwhile)
@@ -371,7 +386,7 @@ class RedisStore:
         full = self._prefix + key
 
         def fetch():
-            raw = self._command(lambda r: r.get(full))
+            raw = self._command(lambda r: r.get(full), read=True)
             return None if raw is None else json.loads(raw)
 
         return self._near.get(full, fetch) if self._is_near(full) else fetch()
@@ -380,7 +395,7 @@ class RedisStore:
         """Several values in one round trip (``MGET``); near-cached keys are read as ``get`` reads them."""
         if any(self._is_near(self._prefix + key) for key in keys):
             return [self.get(key) for key in keys]
-        raws = self._command(lambda r: r.mget([self._prefix + key for key in keys]))
+        raws = self._command(lambda r: r.mget([self._prefix + key for key in keys]), read=True)
         return [None if raw is None else json.loads(raw) for raw in raws]
 
     def _written(self, *full_keys: str, barrier: bool = True) -> None:
@@ -395,7 +410,7 @@ class RedisStore:
         for key in near:
             self._near.forget(key)
         if barrier:
-            self._command(lambda r: r.ping())
+            self._command(lambda r: r.ping(), read=True)
 
     def put(self, key, value, ttl):
         full = self._prefix + key
@@ -467,11 +482,11 @@ class RedisStore:
         return self._call(run)
 
     def count(self, key):
-        raw = self._command(lambda r: r.get(self._prefix + key))
+        raw = self._command(lambda r: r.get(self._prefix + key), read=True)
         return int(raw) if raw is not None else 0
 
     def expires_at(self, key):
-        ttl = self._command(lambda r: r.pttl(self._prefix + key))
+        ttl = self._command(lambda r: r.pttl(self._prefix + key), read=True)
         return None if ttl is None or ttl < 0 else time.time() + ttl / 1000
 
 

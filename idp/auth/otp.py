@@ -8,8 +8,10 @@ keyed hash compared in constant time.
 
 Verification order (each step fails closed): format, challenge present, not
 expired, attempt counted, constant-time compare, consumed atomically. A challenge
-verified by its id is read with its try counted, in one round trip (a try at an
-expired challenge is then taken back; one at an absent challenge counts for nothing).
+verified by its id is read with its try counted, in one round trip: a try at an
+expired code counts too (stricter, never looser: it is not taken back, since a
+counter that expired meanwhile would go below zero and give a resent code more
+tries), and one at an absent challenge counts for nothing.
 """
 
 from __future__ import annotations
@@ -127,8 +129,6 @@ class OtpService:
         if challenge is None:
             return Verification(Outcome.UNKNOWN)
         if challenge.expires_at <= time.time():
-            if attempts is not None:  # counted with the read: a try at an expired code is not a try
-                self.store.incr(f"otp:{challenge.id}:attempts", self._keep(), -1)
             return Verification(Outcome.EXPIRED, challenge)
         if attempts is None:
             attempts = self.store.incr(f"otp:{challenge.id}:attempts", self._keep())

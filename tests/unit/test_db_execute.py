@@ -103,6 +103,17 @@ def test_events_waiting_for_a_commit_that_never_comes_are_dropped(bare_app):
         assert events_of("consent.granted") == 0 and events_of("code.issued") == 0
 
 
+@postgres_only
+def test_an_event_in_a_savepoint_is_undone_with_it(bare_app):
+    with bare_app.test_request_context("/"):
+        audit.record(audit.Event.CODE_ISSUED, client_id="tax", commit=False)
+        savepoint = db.session.begin_nested()
+        audit.record(audit.Event.CONSENT_GRANTED, client_id="tax", commit=False)
+        savepoint.rollback()
+        db.session.commit()
+        assert events_of("consent.granted") == 0 and events_of("code.issued") == 1
+
+
 def test_an_event_waiting_for_the_commit_keeps_a_later_statement_in_its_transaction(bare_app):
     """An event reports the change it goes with: a statement after it is not committed on its own."""
     with bare_app.test_request_context("/"):

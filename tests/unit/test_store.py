@@ -10,7 +10,7 @@ from typing import Callable
 
 import pytest
 
-from idp.adapters.store import NearCache, RedisStore, SqlStore
+from idp.adapters.store import NearCache, RedisStore, SqlStore, StoreUnavailable
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
@@ -214,6 +214,21 @@ def test_a_connection_closed_while_it_rested_is_replaced_before_the_next_command
     assert redis_store._command(lambda r: r.client_id()) != before
 
 
+def test_a_read_on_a_connection_lost_a_moment_ago_is_sent_again_and_a_write_is_not(redis_store):
+    """Redis restarted (or a proxy closed the connection) under load: a read is sent again on a fresh
+    connection; a write fails cleanly, since it may have been applied (a DEL decides single use)."""
+    import redis
+
+    redis_store.put("k", {"v": 1}, 60)
+    with redis.Redis.from_url(REDIS_URL) as admin:
+        admin.client_kill_filter(_id=redis_store._command(lambda r: r.client_id()))
+        assert redis_store.get("k") == {"v": 1}  # used a moment ago: not checked first, sent again
+        admin.client_kill_filter(_id=redis_store._command(lambda r: r.client_id()))
+    with pytest.raises(StoreUnavailable):
+        redis_store.put("k", {"v": 2}, 60)
+    assert redis_store.get("k") == {"v": 1}
+
+
 def test_a_forked_worker_uses_a_connection_of_its_own(redis_store):
     """Workers forked from a master that loaded the app (gunicorn's preload): a connection shared with
     the parent would mix their answers."""
@@ -222,13 +237,15 @@ def test_a_forked_worker_uses_a_connection_of_its_own(redis_store):
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child
+        ok = False
         try:
             ok = redis_store.get("k") == {"v": 1} and redis_store._command(lambda r: r.client_id()) != parent
-            os.write(write, b"1" if ok else b"0")
         finally:
+            os.write(write, b"1" if ok else b"0")
             os._exit(0)
-    os.waitpid(pid, 0)
-    assert os.read(read, 1) == b"1"
+    os.close(write)
+    _, status = os.waitpid(pid, 0)
+    assert os.read(read, 1) == b"1" and status == 0
     assert redis_store._command(lambda r: r.client_id()) == parent  # the parent's own is untouched
 
 
