@@ -106,7 +106,7 @@ def execute(statement, params: dict, session=None):
     SQLAlchemy would (see ``_Plan``), and while anything listens to the engine's cursor events
     (instrumentation, statement counts) or its statements are logged, it is ``db.session.execute``.
     ``session``: another session than the request's."""
-    session = session or db.session()
+    session = db.session() if session is None else session
     plan = _plan_for(statement, params)
     if plan is None:
         return session.execute(statement, params)
@@ -127,7 +127,7 @@ def insert_at_commit(table, params: dict) -> None:
     statement run alone (``run_alone``) runs in that transaction, as it would after the INSERT."""
     session = db.session()
     if session.in_nested_transaction():  # a savepoint's rows go (or are undone) with it: written now
-        execute(_insert_rows(table, tuple(params), 1), _numbered([params]), session)
+        _write_rows(session, table, [params])
         return
     if not session.in_transaction():
         session.begin()  # a transaction (no connection yet) that its commit or rollback ends
@@ -141,18 +141,22 @@ def _insert_waiting_rows(session):
     session.flush()  # what the flush adds (its own hooks) waits with the rest
     waiting = session.info.pop(_AT_COMMIT, None)
     for table, rows in (waiting or {}).items():
-        keys = tuple(rows[0])
-        if any(tuple(row) != keys for row in rows):  # not one shape: a statement each
-            for row in rows:
-                execute(_insert_rows(table, tuple(row), 1), _numbered([row]), session)
-            continue
-        execute(_insert_rows(table, keys, len(rows)), _numbered(rows), session)
+        _write_rows(session, table, rows)
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _drop_waiting_rows(session, transaction):
     if transaction.parent is None:
         session.info.pop(_AT_COMMIT, None)
+
+
+def _write_rows(session, table, rows: list[dict]) -> None:
+    """One INSERT for the rows of each shape (the same columns given)."""
+    shapes: dict[tuple[str, ...], list[dict]] = {}
+    for row in rows:
+        shapes.setdefault(tuple(row), []).append(row)
+    for keys, same in shapes.items():
+        execute(_insert_rows(table, keys, len(same)), _numbered(same), session)
 
 
 @functools.lru_cache(maxsize=64)

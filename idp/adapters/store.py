@@ -156,8 +156,8 @@ class NearCache:
     Redis's server-assisted client-side caching (``CLIENT TRACKING … BCAST PREFIX``, Redis
     6.0 and later) tells one connection of ours, as a Pub/Sub message, every key under those
     prefixes that anyone, on any host, changes. Before answering from the copy we apply every
-    such message that has reached us (one non-blocking read of that connection, about a
-    microsecond). Redis sends those messages in the same pass as its answer to the writer, and
+    such message that has reached us (one poll of that connection's socket, a system call, when
+    nothing has). Redis sends those messages in the same pass as its answer to the writer, and
     a writer of these keys makes one more round trip before it returns (RedisStore._written):
     so once a revocation has returned on one host, every worker on every host has been sent
     the message, and its next read applies it as soon as it has arrived: on the same host at
@@ -461,10 +461,14 @@ class RedisStore:
     def incr(self, key, ttl, amount=1):
         def run():
             pipe = self._redis.pipeline()
-            pipe.incrby(self._prefix + key, amount)
-            pipe.expire(self._prefix + key, ttl, nx=True)
+            self._count(pipe, key, ttl, amount)
             return pipe.execute()[0]
         return self._call(run)
+
+    def _count(self, pipe, key, ttl, amount=1) -> None:
+        """A counter's increment on ``pipe``: its lifetime is set by the first one (EXPIRE NX)."""
+        pipe.incrby(self._prefix + key, amount)
+        pipe.expire(self._prefix + key, ttl, nx=True)
 
     def get_counting(self, key, counter, ttl):
         """A value read and a try counted in one round trip (GET, INCR, EXPIRE NX)."""
@@ -475,8 +479,7 @@ class RedisStore:
         def run():
             pipe = self._redis.pipeline()
             pipe.get(full)
-            pipe.incrby(self._prefix + counter, 1)
-            pipe.expire(self._prefix + counter, ttl, nx=True)
+            self._count(pipe, counter, ttl)
             raw, count, _set = pipe.execute()
             return (None if raw is None else json.loads(raw)), count
         return self._call(run)

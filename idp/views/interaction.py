@@ -120,12 +120,15 @@ def identify_view(interaction, client):
 def verify(interaction, client):
     svc = services()
     form = OtpForm()
-    if form.validate_on_submit():
-        # the challenge read and the try counted in one round trip; consumed by signed_in
+    submitted = form.validate_on_submit()
+    if submitted:  # the challenge read and the try counted in one round trip; consumed by signed_in
         result = svc.otp.verify(interaction.challenge_id, form.otp.data, consume=False)
         challenge = result.challenge
-        if challenge is None:
-            return restart(interaction, _("The code has expired. Please start again."))
+    else:
+        challenge = svc.otp.get(interaction.challenge_id)
+    if challenge is None:
+        return restart(interaction, _("The code has expired. Please start again."))
+    if submitted:
         if result.outcome is Outcome.OK:
             return signed_in(interaction, client, challenge)
         record(Event.OTP_FAILED, result.outcome.value, origin=origin(), national_id=challenge.national_id,
@@ -143,10 +146,6 @@ def verify(interaction, client):
                 record(Event.LOCKED_OUT, "locked", origin=origin(), national_id=challenge.national_id,
                        client_id=client_id(client))
             return restart(interaction, _("Too many wrong codes. Please start again."))
-    else:
-        challenge = svc.otp.get(interaction.challenge_id)
-        if challenge is None:
-            return restart(interaction, _("The code has expired. Please start again."))
     return steps.verify_page(interaction, client, challenge, form)
 
 
